@@ -1,0 +1,160 @@
+//! Settings (DESIGN §5): read from the environment once, in `main`, and
+//! validated; defaults are written here and nowhere else.
+
+use std::time::Duration;
+
+use crate::event::DEFAULT_MAX_PAYLOAD_BYTES;
+use crate::policy::RetrySchedule;
+
+/// A setting that could not be read; names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var}: {problem}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Behaviour shared by the three functions and the local server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `RETRY_SCHEDULE`: delays before each retry.
+    pub retry_schedule: RetrySchedule,
+    /// `DELIVERY_TIMEOUT_MS`: per-attempt request timeout.
+    pub delivery_timeout: Duration,
+    /// `DISABLE_AFTER_FAILURES`: consecutive failures that disable an endpoint.
+    pub disable_after_failures: u32,
+    /// `LOG_RETENTION_DAYS`: how long events and log entries are kept.
+    pub retention: Duration,
+    /// `ALLOW_PRIVATE_TARGETS`: allow http, loopback and private addresses.
+    pub allow_private_targets: bool,
+    /// `MAX_PAYLOAD_BYTES`: largest delivered body accepted at intake.
+    pub max_payload_bytes: usize,
+    /// `SIMPLE_SIGNATURE_HEADER`: send `x-webhook-signature` (no replay
+    /// protection, so a deployment may switch it off).
+    pub simple_signature_header: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            retry_schedule: RetrySchedule::default(),
+            delivery_timeout: Duration::from_millis(10_000),
+            disable_after_failures: 10,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            allow_private_targets: false,
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            simple_signature_header: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let err = |var: &'static str, problem: String| ConfigError { var, problem };
+        let num = |var: &'static str, min: u64, max: u64| -> Result<Option<u64>, ConfigError> {
+            let Some(v) = get(var) else { return Ok(None) };
+            let n: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| err(var, format!("'{v}' is not a whole number")))?;
+            if !(min..=max).contains(&n) {
+                return Err(err(var, format!("{n} is outside {min}..={max}")));
+            }
+            Ok(Some(n))
+        };
+        let flag = |var: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(var).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+                Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+                Some(v) => Err(err(var, format!("'{v}' is not true or false"))),
+            }
+        };
+        let retry_schedule = match lookup("RETRY_SCHEDULE") {
+            None => d.retry_schedule,
+            Some(v) => v.parse().map_err(|p| err("RETRY_SCHEDULE", p))?,
+        };
+        Ok(Self {
+            retry_schedule,
+            delivery_timeout: num("DELIVERY_TIMEOUT_MS", 100, 900_000)?
+                .map(Duration::from_millis)
+                .unwrap_or(d.delivery_timeout),
+            disable_after_failures: num("DISABLE_AFTER_FAILURES", 1, 1_000_000)?
+                .map(|n| n as u32)
+                .unwrap_or(d.disable_after_failures),
+            retention: num("LOG_RETENTION_DAYS", 1, 365)?
+                .map(|days| Duration::from_secs(days * 24 * 3600))
+                .unwrap_or(d.retention),
+            allow_private_targets: flag("ALLOW_PRIVATE_TARGETS", d.allow_private_targets)?,
+            max_payload_bytes: num("MAX_PAYLOAD_BYTES", 1024, 1024 * 1024)?
+                .map(|n| n as usize)
+                .unwrap_or(d.max_payload_bytes),
+            simple_signature_header: flag("SIMPLE_SIGNATURE_HEADER", d.simple_signature_header)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let s = read(&[]).unwrap();
+        assert_eq!(s.retry_schedule.to_string(), "60,600");
+        assert_eq!(s.delivery_timeout, Duration::from_secs(10));
+        assert_eq!(s.disable_after_failures, 10);
+        assert_eq!(s.retention, Duration::from_secs(7 * 86400));
+        assert!(!s.allow_private_targets);
+        assert_eq!(s.max_payload_bytes, 256 * 1024);
+        assert!(s.simple_signature_header);
+    }
+
+    #[test]
+    fn values_are_read_and_bad_ones_name_the_variable() {
+        let s = read(&[
+            ("RETRY_SCHEDULE", "1,2"),
+            ("ALLOW_PRIVATE_TARGETS", "true"),
+            ("DISABLE_AFTER_FAILURES", "3"),
+        ])
+        .unwrap();
+        assert_eq!(s.retry_schedule.max_attempts(), 3);
+        assert!(s.allow_private_targets);
+        assert_eq!(s.disable_after_failures, 3);
+        assert_eq!(
+            read(&[("DELIVERY_TIMEOUT_MS", "soon")]).unwrap_err().var,
+            "DELIVERY_TIMEOUT_MS"
+        );
+        assert_eq!(
+            read(&[("ALLOW_PRIVATE_TARGETS", "maybe")]).unwrap_err().var,
+            "ALLOW_PRIVATE_TARGETS"
+        );
+        assert_eq!(
+            read(&[("RETRY_SCHEDULE", "x")]).unwrap_err().var,
+            "RETRY_SCHEDULE"
+        );
+        assert_eq!(
+            read(&[("DISABLE_AFTER_FAILURES", "0")]).unwrap_err().var,
+            "DISABLE_AFTER_FAILURES"
+        );
+    }
+}

@@ -1,0 +1,346 @@
+//! An in-process queue with SQS semantics: a received message stays
+//! invisible for the visibility timeout and comes back unless deleted; each
+//! receive increments its receive count and issues a new receipt handle; a
+//! message received more than `max_receives` times moves to a dead-letter
+//! list. Includes the consumer loop the local server runs.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use crate::message::{DeliveryMessage, ReceivedMessage};
+use crate::ports::{DeliveryQueue, QueueError};
+
+/// Queue behaviour; the defaults mirror the SAM template.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// How long a received message stays hidden unless changed.
+    pub visibility_timeout: Duration,
+    /// Receives after which a message goes to the dead-letter list.
+    pub max_receives: u32,
+    /// Most messages handed out per receive (SQS: 10).
+    pub batch_size: usize,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            visibility_timeout: Duration::from_secs(60),
+            max_receives: 10,
+            batch_size: 10,
+        }
+    }
+}
+
+struct Queued {
+    body: String,
+    visible_at: Instant,
+    receive_count: u32,
+    receipt: Option<String>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    messages: BTreeMap<u64, Queued>,
+    next_seq: u64,
+    next_receipt: u64,
+    dead: Vec<String>,
+}
+
+/// The embedded delivery queue.
+pub struct EmbeddedQueue {
+    state: Mutex<QueueState>,
+    arrived: Notify,
+    settings: QueueSettings,
+}
+
+impl EmbeddedQueue {
+    /// An empty queue.
+    pub fn new(settings: QueueSettings) -> Self {
+        Self {
+            state: Mutex::new(QueueState::default()),
+            arrived: Notify::new(),
+            settings,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a raw body (tests use it to enqueue unparseable messages).
+    pub fn send_raw(&self, body: String) {
+        let mut s = self.lock();
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        s.messages.insert(
+            seq,
+            Queued {
+                body,
+                visible_at: Instant::now(),
+                receive_count: 0,
+                receipt: None,
+            },
+        );
+        drop(s);
+        self.arrived.notify_waiters();
+    }
+
+    /// Receives up to `max` visible messages, waiting up to `wait` for one.
+    pub async fn receive(&self, max: usize, wait: Duration) -> Vec<ReceivedMessage> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let notified = self.arrived.notified();
+            let (batch, next_visible) = self.take_visible(max);
+            if !batch.is_empty() {
+                return batch;
+            }
+            let until = next_visible.map_or(deadline, |v| v.min(deadline));
+            if Instant::now() >= deadline {
+                return batch;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    fn take_visible(&self, max: usize) -> (Vec<ReceivedMessage>, Option<Instant>) {
+        let now = Instant::now();
+        let mut s = self.lock();
+        let mut out = Vec::new();
+        let mut next_visible: Option<Instant> = None;
+        let mut dead = Vec::new();
+        let visibility = self.settings.visibility_timeout;
+        let mut receipt_seq = s.next_receipt;
+        for (seq, m) in s.messages.iter_mut() {
+            if m.visible_at > now {
+                next_visible = Some(next_visible.map_or(m.visible_at, |v| v.min(m.visible_at)));
+                continue;
+            }
+            if out.len() >= max {
+                break;
+            }
+            // SQS moves a message to the DLQ when a receive would exceed maxReceiveCount.
+            if m.receive_count >= self.settings.max_receives {
+                dead.push(*seq);
+                continue;
+            }
+            m.receive_count += 1;
+            receipt_seq += 1;
+            let receipt = format!("{seq}:{receipt_seq}");
+            m.receipt = Some(receipt.clone());
+            m.visible_at = now + visibility;
+            out.push(ReceivedMessage {
+                queue_message_id: seq.to_string(),
+                receipt,
+                body: m.body.clone(),
+                receive_count: m.receive_count,
+            });
+        }
+        s.next_receipt = receipt_seq;
+        for seq in dead {
+            if let Some(m) = s.messages.remove(&seq) {
+                s.dead.push(m.body);
+            }
+        }
+        (out, next_visible)
+    }
+
+    fn with_receipt<T>(
+        &self,
+        receipt: &str,
+        f: impl FnOnce(&mut QueueState, u64) -> T,
+    ) -> Result<T, QueueError> {
+        let seq: u64 = receipt
+            .split(':')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                QueueError::Unavailable(format!("invalid receipt handle '{receipt}'"))
+            })?;
+        let mut s = self.lock();
+        match s.messages.get(&seq) {
+            Some(m) if m.receipt.as_deref() == Some(receipt) => Ok(f(&mut s, seq)),
+            _ => Err(QueueError::Unavailable(format!(
+                "receipt handle '{receipt}' is no longer valid"
+            ))),
+        }
+    }
+
+    /// Deletes a received message (acknowledges it).
+    pub fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+        self.with_receipt(receipt, |s, seq| {
+            s.messages.remove(&seq);
+        })
+    }
+
+    /// Messages not yet deleted, visible or not.
+    pub fn len(&self) -> usize {
+        self.lock().messages.len()
+    }
+
+    /// True when no message is waiting or in flight.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bodies moved to the dead-letter list.
+    pub fn dead_letters(&self) -> Vec<String> {
+        self.lock().dead.clone()
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for EmbeddedQueue {
+    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), QueueError> {
+        for m in messages {
+            self.send_raw(m.to_json());
+        }
+        Ok(())
+    }
+
+    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        self.with_receipt(receipt, |s, seq| {
+            if let Some(m) = s.messages.get_mut(&seq) {
+                m.visible_at = Instant::now() + delay;
+            }
+        })?;
+        // Wake receivers so they re-plan their wait around the new time.
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+}
+
+/// Plays the SQS event source mapping for the embedded queue: receives
+/// batches, hands them to a handler, deletes the messages the handler did
+/// not report as failed.
+pub struct Consumer {
+    queue: Arc<EmbeddedQueue>,
+}
+
+impl Consumer {
+    /// A consumer of `queue`.
+    pub fn new(queue: Arc<EmbeddedQueue>) -> Self {
+        Self { queue }
+    }
+
+    /// Runs until `shutdown` turns true. `handler` returns the
+    /// `queue_message_id`s of failed messages, like `ReportBatchItemFailures`.
+    pub async fn run<F, Fut>(self, handler: F, mut shutdown: watch::Receiver<bool>)
+    where
+        F: Fn(Vec<ReceivedMessage>) -> Fut,
+        Fut: Future<Output = Vec<String>>,
+    {
+        let batch_size = self.queue.settings.batch_size;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let batch = tokio::select! {
+                b = self.queue.receive(batch_size, Duration::from_secs(1)) => b,
+                _ = shutdown.changed() => return,
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            let receipts: Vec<(String, String)> = batch
+                .iter()
+                .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
+                .collect();
+            let failed = handler(batch).await;
+            for (id, receipt) in receipts {
+                if !failed.contains(&id) {
+                    // A stale receipt means the message came back already; SQS
+                    // would also refuse that delete, so it is not an error here.
+                    let _ = self.queue.delete(&receipt);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(visibility_ms: u64, max_receives: u32) -> EmbeddedQueue {
+        EmbeddedQueue::new(QueueSettings {
+            visibility_timeout: Duration::from_millis(visibility_ms),
+            max_receives,
+            batch_size: 10,
+        })
+    }
+
+    #[tokio::test]
+    async fn received_messages_reappear_after_the_visibility_timeout() {
+        let q = queue(200, 10);
+        q.send_raw("a".into());
+        let first = q.receive(10, Duration::ZERO).await;
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].receive_count, 1);
+        assert!(q.receive(10, Duration::from_millis(50)).await.is_empty());
+        let again = q.receive(10, Duration::from_secs(2)).await;
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].receive_count, 2);
+        assert_ne!(again[0].receipt, first[0].receipt);
+        // The first receipt is stale now.
+        assert!(q.delete(&first[0].receipt).is_err());
+        q.delete(&again[0].receipt).unwrap();
+        assert!(q.is_empty());
+    }
+
+    #[tokio::test]
+    async fn retry_after_sets_the_next_visibility() {
+        let q = queue(60_000, 10);
+        q.send_raw("a".into());
+        let m = q.receive(10, Duration::ZERO).await.remove(0);
+        q.retry_after(&m.receipt, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let back = q.receive(10, Duration::from_secs(2)).await;
+        assert_eq!(back.len(), 1);
+        assert!(started.elapsed() >= Duration::from_millis(90));
+    }
+
+    #[tokio::test]
+    async fn messages_received_too_often_go_to_the_dead_letter_list() {
+        let q = queue(10, 2);
+        q.send_raw("poison".into());
+        for _ in 0..2 {
+            assert_eq!(q.receive(10, Duration::from_secs(1)).await.len(), 1);
+        }
+        assert!(q.receive(10, Duration::from_millis(100)).await.is_empty());
+        assert_eq!(q.dead_letters(), vec!["poison".to_string()]);
+        assert!(q.is_empty());
+    }
+
+    #[tokio::test]
+    async fn consumer_deletes_all_but_the_failed_messages() {
+        let q = Arc::new(queue(100, 10));
+        q.send_raw("ok".into());
+        q.send_raw("fail".into());
+        let (tx, rx) = watch::channel(false);
+        let consumer = tokio::spawn(Consumer::new(q.clone()).run(
+            |batch: Vec<ReceivedMessage>| async move {
+                batch
+                    .into_iter()
+                    .filter(|m| m.body == "fail")
+                    .map(|m| m.queue_message_id)
+                    .collect()
+            },
+            rx,
+        ));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.send(true).unwrap();
+        consumer.await.unwrap();
+        assert_eq!(q.len(), 1);
+    }
+}

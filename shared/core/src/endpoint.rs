@@ -1,0 +1,219 @@
+//! Endpoints: where a tenant wants webhooks sent, which event types, and the
+//! secrets they are signed with.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::event_type::EventTypeFilter;
+use crate::ids::{EndpointId, TenantId};
+use crate::signing::Secret;
+
+/// Most event-type filters one endpoint may hold; keeps the subscription
+/// index of an endpoint writable in one DynamoDB transaction.
+pub const MAX_EVENT_TYPE_FILTERS: usize = 32;
+/// Longest description accepted.
+pub const MAX_DESCRIPTION_LEN: usize = 1024;
+/// Longest grace period of a secret rotation (7 days).
+pub const MAX_ROTATION_GRACE: Duration = Duration::days(7);
+/// Grace period of a rotation when none is given (24 hours).
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::hours(24);
+
+/// Body format an endpoint receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormat {
+    /// `{"id","type","createdAt","tenantId","data"}`.
+    #[default]
+    Default,
+    /// CloudEvents 1.0 structured JSON.
+    Cloudevents,
+}
+
+/// Why an endpoint is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledReason {
+    /// Switched off through the API.
+    Manual,
+    /// Too many failed attempts in a row.
+    ConsecutiveFailures,
+    /// The receiver answered `410 Gone`.
+    Gone,
+}
+
+/// A secret that signs deliveries, until `expires_at` when it was rotated out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningSecret {
+    /// The secret.
+    pub secret: Secret,
+    /// End of its grace period after a rotation; `None` for the current one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A tenant's webhook endpoint as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    /// `ep_` + ULID.
+    pub id: EndpointId,
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// Where attempts are POSTed.
+    pub url: String,
+    /// Which event types it receives.
+    pub event_types: Vec<EventTypeFilter>,
+    /// Free text for its owner.
+    #[serde(default)]
+    pub description: String,
+    /// Disabled endpoints receive nothing but test events.
+    pub enabled: bool,
+    /// Why it is disabled, when it is.
+    #[serde(default)]
+    pub disabled_reason: Option<DisabledReason>,
+    /// Failed attempts since the last success.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// When it was last attempted (kept to the minute to save writes).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_attempt_at: Option<OffsetDateTime>,
+    /// Body format.
+    #[serde(default)]
+    pub payload_format: PayloadFormat,
+    /// Current secret first, then rotated-out ones still in their grace period.
+    pub secrets: Vec<SigningSecret>,
+    /// Bumped by every change of settings, so concurrent updates conflict
+    /// instead of silently overwriting each other.
+    #[serde(default)]
+    pub revision: u64,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change of settings.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Endpoint {
+    /// A new enabled endpoint with a freshly generated secret.
+    pub fn new(
+        tenant_id: TenantId,
+        url: String,
+        event_types: Vec<EventTypeFilter>,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: EndpointId::generate(),
+            tenant_id,
+            url,
+            event_types,
+            description: String::new(),
+            enabled: true,
+            disabled_reason: None,
+            consecutive_failures: 0,
+            last_attempt_at: None,
+            payload_format: PayloadFormat::Default,
+            secrets: vec![SigningSecret {
+                secret: Secret::generate(),
+                expires_at: None,
+            }],
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The secret new deliveries are signed with and shown to the owner.
+    pub fn current_secret(&self) -> &Secret {
+        &self.secrets[0].secret
+    }
+
+    /// Every secret that signs an attempt made at `now`: the current one
+    /// plus rotated ones still inside their grace period.
+    pub fn signing_secrets(&self, now: OffsetDateTime) -> Vec<&Secret> {
+        self.secrets
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|exp| exp > now))
+            .map(|s| &s.secret)
+            .collect()
+    }
+
+    /// Makes `new` the current secret; the old one keeps signing for `grace`.
+    /// Secrets already past their grace period are dropped.
+    pub fn rotate_secret(&mut self, new: Secret, grace: Duration, now: OffsetDateTime) {
+        self.secrets
+            .retain(|s| s.expires_at.is_none_or(|exp| exp > now));
+        for s in &mut self.secrets {
+            if s.expires_at.is_none() {
+                s.expires_at = Some(now + grace);
+            }
+        }
+        self.secrets
+            .retain(|s| s.expires_at.is_some_and(|exp| exp > now));
+        self.secrets.insert(
+            0,
+            SigningSecret {
+                secret: new,
+                expires_at: None,
+            },
+        );
+    }
+
+    /// Turns the endpoint on or off by hand. Re-enabling forgets past
+    /// failures so the endpoint gets a fresh run of attempts.
+    pub fn set_enabled(&mut self, enabled: bool) {
+        if enabled && !self.enabled {
+            self.consecutive_failures = 0;
+            self.disabled_reason = None;
+        }
+        if !enabled && self.enabled {
+            self.disabled_reason = Some(DisabledReason::Manual);
+        }
+        self.enabled = enabled;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(now: OffsetDateTime) -> Endpoint {
+        Endpoint::new(
+            "t1".parse().unwrap(),
+            "https://example.com".into(),
+            vec![EventTypeFilter::All],
+            now,
+        )
+    }
+
+    #[test]
+    fn rotation_signs_with_both_secrets_until_the_grace_period_ends() {
+        let now = OffsetDateTime::now_utc();
+        let mut ep = endpoint(now);
+        let old = ep.current_secret().clone();
+        let new = Secret::generate();
+        ep.rotate_secret(new.clone(), DEFAULT_ROTATION_GRACE, now);
+        assert_eq!(ep.current_secret(), &new);
+        assert_eq!(ep.signing_secrets(now), vec![&new, &old]);
+        let later = now + DEFAULT_ROTATION_GRACE + Duration::seconds(1);
+        assert_eq!(ep.signing_secrets(later), vec![&new]);
+        // A second rotation after the grace drops the expired secret.
+        ep.rotate_secret(Secret::generate(), Duration::hours(1), later);
+        assert_eq!(ep.secrets.len(), 2);
+    }
+
+    #[test]
+    fn re_enabling_resets_the_failure_counter() {
+        let mut ep = endpoint(OffsetDateTime::now_utc());
+        ep.enabled = false;
+        ep.disabled_reason = Some(DisabledReason::ConsecutiveFailures);
+        ep.consecutive_failures = 10;
+        ep.set_enabled(true);
+        assert!(ep.enabled);
+        assert_eq!(ep.consecutive_failures, 0);
+        assert_eq!(ep.disabled_reason, None);
+        ep.set_enabled(false);
+        assert_eq!(ep.disabled_reason, Some(DisabledReason::Manual));
+    }
+}

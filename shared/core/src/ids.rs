@@ -1,0 +1,197 @@
+//! Typed identifiers. Each id type parses and prints its own prefix, so an
+//! endpoint id can never be passed where an event id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ulid::Ulid;
+
+/// Why a string is not a valid id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct IdError(pub String);
+
+/// True for the id alphabet of DESIGN §4: `A–Z a–z 0–9 _ -`.
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+fn check_plain(kind: &str, s: &str, max: usize) -> Result<(), IdError> {
+    if s.is_empty() || s.len() > max {
+        return Err(IdError(format!("{kind} must be 1 to {max} characters")));
+    }
+    if !s.chars().all(is_id_char) {
+        return Err(IdError(format!(
+            "{kind} may only contain letters, digits, '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+macro_rules! serde_via_str {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// A platform customer that owns endpoints (a store, an organisation...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The id as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for TenantId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        check_plain("tenant id", s, 64)?;
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+serde_via_str!(TenantId);
+
+/// An event id: given by the producer (1–128 id characters, no `.` because
+/// it is part of the signed content) or generated as `evt_` + ULID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(String);
+
+impl EventId {
+    /// A fresh `evt_` + ULID id.
+    pub fn generate() -> Self {
+        Self(format!("evt_{}", Ulid::new()))
+    }
+    /// The id as sent in `webhook-id`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for EventId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        check_plain("event id", s, 128)?;
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+serde_via_str!(EventId);
+
+macro_rules! ulid_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Ulid);
+
+        impl $name {
+            /// The prefix this id prints with.
+            pub const PREFIX: &'static str = $prefix;
+            /// A fresh id; ids generated later sort after earlier ones.
+            pub fn generate() -> Self {
+                Self(Ulid::new())
+            }
+            /// An id with the given ULID (used to build time-bounded ranges).
+            pub fn from_ulid(ulid: Ulid) -> Self {
+                Self(ulid)
+            }
+            /// The ULID inside.
+            pub fn ulid(&self) -> Ulid {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                let rest = s.strip_prefix($prefix).ok_or_else(|| {
+                    IdError(format!("expected an id starting with '{}'", $prefix))
+                })?;
+                Ulid::from_string(rest)
+                    .map(Self)
+                    .map_err(|_| IdError(format!("'{s}' is not a valid {} id", $prefix)))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", $prefix, self.0)
+            }
+        }
+        serde_via_str!($name);
+    };
+}
+
+ulid_id!(
+    /// An endpoint: `ep_` + ULID.
+    EndpointId,
+    "ep_"
+);
+ulid_id!(
+    /// One logged delivery attempt: `del_` + ULID (time-ordered, newest last).
+    DeliveryId,
+    "del_"
+);
+ulid_id!(
+    /// One queued delivery of an event to an endpoint, shared by all of its
+    /// attempts: `msg_` + ULID.
+    MessageId,
+    "msg_"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_ids_round_trip_and_reject_other_prefixes() {
+        let ep = EndpointId::generate();
+        let text = ep.to_string();
+        assert!(text.starts_with("ep_"));
+        assert_eq!(text.parse::<EndpointId>().unwrap(), ep);
+        assert!(text.replace("ep_", "del_").parse::<EndpointId>().is_err());
+        assert!("ep_nope".parse::<EndpointId>().is_err());
+    }
+
+    #[test]
+    fn tenant_ids_follow_the_alphabet_and_length() {
+        assert!("store_66f1".parse::<TenantId>().is_ok());
+        assert!("A-z_0".parse::<TenantId>().is_ok());
+        assert!("".parse::<TenantId>().is_err());
+        assert!("a.b".parse::<TenantId>().is_err());
+        assert!("x".repeat(65).parse::<TenantId>().is_err());
+        assert!("x".repeat(64).parse::<TenantId>().is_ok());
+    }
+
+    #[test]
+    fn event_ids_reject_dots_because_they_are_signed() {
+        assert!("order-1".parse::<EventId>().is_ok());
+        assert!("a.b".parse::<EventId>().is_err());
+        assert!("x".repeat(129).parse::<EventId>().is_err());
+        assert!(EventId::generate().as_str().starts_with("evt_"));
+    }
+}

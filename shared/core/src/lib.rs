@@ -1,0 +1,19 @@
+//! Courier: the domain of a webhook delivery service — endpoints, events,
+//! signatures, the delivery rules — and the ports (traits) storage and queue
+//! adapters implement, with the embedded adapters used by the local server
+//! and the tests. No AWS types live here; see `courier-aws` for those.
+
+pub mod attempt;
+pub mod config;
+pub mod embedded;
+pub mod endpoint;
+pub mod event;
+pub mod event_type;
+pub mod ids;
+pub mod message;
+pub mod net;
+pub mod paging;
+pub mod policy;
+pub mod ports;
+pub mod signing;
+pub mod stats;

@@ -1,0 +1,263 @@
+//! Ports: the small traits the domain needs from storage and the queue. The
+//! embedded adapters (local server, tests) and the AWS adapters (DynamoDB,
+//! SQS) implement them with the same semantics, checked by one conformance
+//! suite.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::{Date, OffsetDateTime};
+
+use crate::attempt::{DeliveryAttempt, DeliveryQuery};
+use crate::endpoint::{DisabledReason, Endpoint};
+use crate::event::Event;
+use crate::event_type::{EventType, EventTypeName};
+use crate::ids::{DeliveryId, EndpointId, EventId, MessageId, TenantId};
+use crate::message::DeliveryMessage;
+use crate::stats::{DailyStats, StatsDelta};
+
+/// Storage failures the domain distinguishes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The item changed since it was read (optimistic concurrency).
+    #[error("the item was changed by someone else; read it again and retry")]
+    Conflict,
+    /// The item already exists.
+    #[error("already exists")]
+    AlreadyExists,
+    /// A pagination cursor that this store did not issue.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The backing service failed; the operation may be retried.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// What a store did with an event handed to [`EventStore::store_event`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredEvent {
+    /// First time this id was seen: fan it out.
+    New,
+    /// Seen before and completely fanned out: do nothing.
+    Duplicate(Event),
+    /// Seen before, but its fan-out never completed: fan it out again.
+    Unfinished(Event),
+}
+
+/// The net effect of a batch of attempts on one endpoint, applied at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointOutcome {
+    /// An attempt succeeded: the counter restarts from `failures`.
+    pub succeeded: bool,
+    /// Failed attempts after the last success (or in total, when none
+    /// succeeded).
+    pub failures: u32,
+    /// The receiver answered `410 Gone`: disable at once.
+    pub gone: bool,
+    /// Time of the latest attempt.
+    pub attempted_at: OffsetDateTime,
+}
+
+/// The endpoint's state after [`EndpointStore::record_outcome`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRecorded {
+    /// The counter after the update.
+    pub consecutive_failures: u32,
+    /// Set when this call disabled the endpoint (it was enabled before).
+    pub disabled: Option<DisabledReason>,
+}
+
+/// Endpoints of tenants.
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
+    /// Saves a new endpoint.
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// One endpoint of a tenant; `None` if absent or owned by another tenant.
+    async fn endpoint(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError>;
+    /// A tenant's endpoints, oldest first.
+    async fn list_endpoints(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Endpoint>, StoreError>;
+    /// Replaces an endpoint's settings with `updated` if it still has
+    /// `previous.revision`, else [`StoreError::Conflict`]. `updated` must
+    /// carry `previous.revision + 1`.
+    async fn update_endpoint(
+        &self,
+        previous: &Endpoint,
+        updated: &Endpoint,
+    ) -> Result<(), StoreError>;
+    /// Deletes an endpoint; false when there was none.
+    async fn delete_endpoint(&self, tenant: &TenantId, id: EndpointId) -> Result<bool, StoreError>;
+    /// The enabled endpoints of `tenant` whose filters select `event_type`,
+    /// each once, found through a subscription index rather than a scan.
+    async fn subscribed_endpoints(
+        &self,
+        tenant: &TenantId,
+        event_type: &EventTypeName,
+    ) -> Result<Vec<EndpointId>, StoreError>;
+    /// Applies attempts' outcomes to the failure counter and `lastAttemptAt`,
+    /// atomically disabling the endpoint when the counter reaches
+    /// `disable_after` or the receiver said `410 Gone`. `None` when the
+    /// endpoint no longer exists.
+    async fn record_outcome(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        outcome: &EndpointOutcome,
+        disable_after: u32,
+    ) -> Result<Option<OutcomeRecorded>, StoreError>;
+}
+
+/// Published events, kept for idempotency and resends.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores an event once per (tenant, id) until `expires_at`; tells
+    /// whether it is new, a finished duplicate, or an unfinished one.
+    async fn store_event(
+        &self,
+        event: &Event,
+        expires_at: OffsetDateTime,
+    ) -> Result<StoredEvent, StoreError>;
+    /// Marks the event's fan-out complete, so a repeat is a duplicate.
+    async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
+    /// An unexpired event.
+    async fn event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError>;
+}
+
+/// The per-attempt delivery log.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    /// Appends attempts (expiring at each entry's `expires_at`).
+    async fn record_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError>;
+    /// One unexpired attempt.
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryAttempt>, StoreError>;
+    /// An endpoint's unexpired attempts, newest first, filtered; pages are
+    /// filled up to `limit` even when the filter removes entries.
+    async fn recent_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        query: &DeliveryQuery,
+    ) -> Result<Page<DeliveryAttempt>, StoreError>;
+}
+
+/// How far a queued delivery has got, so attempt numbers survive SQS
+/// redeliveries and duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageProgress {
+    /// Attempts made and recorded.
+    pub attempts: u32,
+    /// No further attempt will be made (succeeded, failed for good, skipped).
+    pub done: bool,
+}
+
+/// Progress of deliveries, one record per queue message.
+#[async_trait]
+pub trait DeliveryProgress: Send + Sync {
+    /// The recorded progress of a delivery, if any attempt was recorded.
+    async fn progress(&self, id: MessageId) -> Result<Option<MessageProgress>, StoreError>;
+    /// Records `progress` if the stored attempt count is still
+    /// `previous_attempts` (0 = nothing stored); false when another worker
+    /// recorded first, in which case this attempt must not be logged.
+    async fn advance_progress(
+        &self,
+        id: MessageId,
+        previous_attempts: u32,
+        progress: MessageProgress,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Daily statistics per endpoint.
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    /// Adds counts to an endpoint's UTC day (kept 40 days).
+    async fn add_stats(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        day: Date,
+        delta: &StatsDelta,
+    ) -> Result<(), StoreError>;
+    /// The days from `from` to `to` inclusive that have counts, oldest first.
+    async fn daily_stats(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<DailyStats>, StoreError>;
+}
+
+/// The catalogue of event types.
+#[async_trait]
+pub trait EventTypeStore: Send + Sync {
+    /// Adds a type; [`StoreError::AlreadyExists`] if present.
+    async fn create_event_type(&self, event_type: &EventType) -> Result<(), StoreError>;
+    /// One type.
+    async fn event_type(&self, name: &EventTypeName) -> Result<Option<EventType>, StoreError>;
+    /// Types in name order.
+    async fn list_event_types(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<EventType>, StoreError>;
+    /// Removes a type; false when there was none.
+    async fn delete_event_type(&self, name: &EventTypeName) -> Result<bool, StoreError>;
+}
+
+/// Everything the functions need from storage, as one object.
+pub trait Store:
+    EndpointStore + EventStore + DeliveryLog + DeliveryProgress + StatsStore + EventTypeStore
+{
+}
+
+impl<T> Store for T where
+    T: EndpointStore + EventStore + DeliveryLog + DeliveryProgress + StatsStore + EventTypeStore
+{
+}
+
+/// Queue failures.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Some messages could not be enqueued even after retries.
+    #[error("{} of the messages could not be enqueued", failed.len())]
+    NotEnqueued {
+        /// The deliveries that were not enqueued.
+        failed: Vec<MessageId>,
+    },
+    /// The queue service failed.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The delivery queue.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Enqueues every message, retrying transient failures; on error, the
+    /// ones named in [`QueueError::NotEnqueued`] were not enqueued.
+    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), QueueError>;
+    /// Makes a received message visible again after `delay` (the retry).
+    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+}
