@@ -1,1 +1,72 @@
-//! placeholder
+//! Courier's admin API (DESIGN §4): event types, endpoints and their
+//! secrets, as an axum router that the Lambda, the local server and the
+//! tests all mount.
+//!
+//! Every route needs the admin bearer token; errors are RFC 9457 problems
+//! ([`problem`]); request bodies are JSON of at most 256 KiB with unknown
+//! fields refused ([`json`]).
+
+pub mod auth;
+pub mod endpoints;
+pub mod event_types;
+pub mod json;
+pub mod model;
+pub mod openapi;
+pub mod params;
+pub mod problem;
+pub mod secrets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use courier::config::Settings;
+use courier::ports::{DeliveryQueue, Store};
+
+use crate::auth::AdminAuth;
+
+/// What the handlers share: storage, the delivery queue (for test events
+/// and resends), the deployment's settings and the admin token check.
+#[derive(Clone)]
+pub struct ApiState {
+    /// All storage ports.
+    pub store: Arc<dyn Store>,
+    /// Where deliveries are enqueued.
+    pub queue: Arc<dyn DeliveryQueue>,
+    /// Deployment settings (e.g. whether private targets are allowed).
+    pub settings: Settings,
+    /// The admin token check.
+    pub auth: AdminAuth,
+}
+
+/// The complete admin API: [`routes`] finished by [`finish`].
+pub fn router(state: ApiState) -> Router {
+    let auth = state.auth.clone();
+    finish(routes(state), auth)
+}
+
+/// The API's routes with their state, without authentication or
+/// fallbacks, so a server can merge other routes (intake) before calling
+/// [`finish`] once on the whole.
+pub fn routes(state: ApiState) -> Router {
+    Router::new()
+        .merge(event_types::routes())
+        .merge(endpoints::routes())
+        .merge(secrets::routes())
+        .with_state(state)
+}
+
+/// Adds what every route of the API shares: problem answers for unknown
+/// paths (404) and unsupported methods (405), the 256 KiB body limit (a
+/// route may set its own `DefaultBodyLimit`) and the admin token check,
+/// which runs first so nothing about the API is revealed without it.
+pub fn finish(routes: Router, auth: AdminAuth) -> Router {
+    routes
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .fallback(problem::not_found)
+        .layer(DefaultBodyLimit::max(json::API_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_admin,
+        ))
+}

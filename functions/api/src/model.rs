@@ -1,0 +1,266 @@
+//! Request and response bodies of the API (camelCase JSON), mapped to and
+//! from the core types so the wire format and its OpenAPI schema live here
+//! and the domain crate stays free of HTTP concerns.
+//!
+//! Every request body denies unknown fields: a misspelt field is a 422
+//! naming it rather than a silently ignored setting.
+
+use courier::endpoint::{DisabledReason, Endpoint, MAX_DESCRIPTION_LEN, PayloadFormat};
+use courier::event_type::EventType;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::problem::ApiError;
+
+/// Checks a description's length (endpoints and event types alike).
+pub(crate) fn check_description(description: String) -> Result<String, ApiError> {
+    let len = description.chars().count();
+    if len > MAX_DESCRIPTION_LEN {
+        return Err(ApiError::validation(
+            "description",
+            format!("description must be at most {MAX_DESCRIPTION_LEN} characters, got {len}"),
+        ));
+    }
+    Ok(description)
+}
+
+/// Body format an endpoint receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormatDto {
+    /// `{"id","type","createdAt","tenantId","data"}`.
+    Default,
+    /// A CloudEvents 1.0 structured JSON body.
+    Cloudevents,
+}
+
+impl From<PayloadFormatDto> for PayloadFormat {
+    fn from(value: PayloadFormatDto) -> Self {
+        match value {
+            PayloadFormatDto::Default => Self::Default,
+            PayloadFormatDto::Cloudevents => Self::Cloudevents,
+        }
+    }
+}
+
+impl From<PayloadFormat> for PayloadFormatDto {
+    fn from(value: PayloadFormat) -> Self {
+        match value {
+            PayloadFormat::Default => Self::Default,
+            PayloadFormat::Cloudevents => Self::Cloudevents,
+        }
+    }
+}
+
+/// Why an endpoint is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledReasonDto {
+    /// Switched off through the API.
+    Manual,
+    /// Too many failed attempts in a row.
+    ConsecutiveFailures,
+    /// The receiver answered `410 Gone`.
+    Gone,
+}
+
+impl From<DisabledReason> for DisabledReasonDto {
+    fn from(value: DisabledReason) -> Self {
+        match value {
+            DisabledReason::Manual => Self::Manual,
+            DisabledReason::ConsecutiveFailures => Self::ConsecutiveFailures,
+            DisabledReason::Gone => Self::Gone,
+        }
+    }
+}
+
+/// `POST /v1/tenants/{tenantId}/endpoints`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateEndpoint {
+    /// Where deliveries are POSTed: `https`, publicly reachable.
+    #[schema(example = "https://example.com/webhooks")]
+    pub url: String,
+    /// 1 to 32 filters: an event type from the catalogue, `*` for all, or a
+    /// prefix wildcard such as `booking.*`.
+    #[schema(example = json!(["booking.*"]))]
+    pub event_types: Vec<String>,
+    /// Free text for the endpoint's owner, at most 1024 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Body format; `default` unless given.
+    #[serde(default)]
+    pub payload_format: Option<PayloadFormatDto>,
+}
+
+/// `PATCH /v1/tenants/{tenantId}/endpoints/{endpointId}`: absent (or null)
+/// fields are left unchanged.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateEndpoint {
+    /// New target URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// New event-type filters (replaces the list).
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `false` disables (reason `manual`); `true` re-enables, resetting
+    /// `consecutiveFailures` and clearing `disabledReason`.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// New body format.
+    #[serde(default)]
+    pub payload_format: Option<PayloadFormatDto>,
+}
+
+/// An endpoint as shown to its owner; never includes the secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointView {
+    /// `ep_` + ULID.
+    #[schema(example = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0")]
+    pub id: String,
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// Where deliveries are POSTed (normalised, e.g. with a trailing `/`).
+    pub url: String,
+    /// Which event types it receives.
+    pub event_types: Vec<String>,
+    /// Free text for its owner.
+    pub description: String,
+    /// Disabled endpoints receive only test events.
+    pub enabled: bool,
+    /// Why it is disabled, when it is.
+    pub disabled_reason: Option<DisabledReasonDto>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// When a delivery was last attempted (to the minute).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_attempt_at: Option<OffsetDateTime>,
+    /// Body format.
+    pub payload_format: PayloadFormatDto,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// Last change of its settings.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&Endpoint> for EndpointView {
+    fn from(ep: &Endpoint) -> Self {
+        Self {
+            id: ep.id.to_string(),
+            tenant_id: ep.tenant_id.to_string(),
+            url: ep.url.clone(),
+            event_types: ep.event_types.iter().map(ToString::to_string).collect(),
+            description: ep.description.clone(),
+            enabled: ep.enabled,
+            disabled_reason: ep.disabled_reason.map(Into::into),
+            consecutive_failures: ep.consecutive_failures,
+            last_attempt_at: ep.last_attempt_at,
+            payload_format: ep.payload_format.into(),
+            created_at: ep.created_at,
+            updated_at: ep.updated_at,
+        }
+    }
+}
+
+/// A new endpoint: its settings plus the secret it signs with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedEndpoint {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// The signing secret, `whsec_` + base64; also available later from
+    /// `GET .../secret`.
+    pub secret: String,
+}
+
+/// One page of endpoints, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointList {
+    /// The endpoints on this page.
+    pub data: Vec<EndpointView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An endpoint's current signing secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SecretView {
+    /// `whsec_` + base64 of the key.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+}
+
+/// `POST .../secret/rotate`; the whole body is optional.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateSecret {
+    /// The new secret (`whsec_` + base64 of 24 to 64 bytes); generated when
+    /// absent.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// How long the old secret keeps signing: 0 to 604800 seconds (7 days),
+    /// default 86400.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 604800, default = 86400)]
+    pub grace_period_seconds: Option<u64>,
+}
+
+/// An entry of the event-type catalogue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeView {
+    /// Dot-separated words, e.g. `booking.created`.
+    pub name: String,
+    /// What the event means.
+    pub description: String,
+    /// When it was added.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&EventType> for EventTypeView {
+    fn from(t: &EventType) -> Self {
+        Self {
+            name: t.name.to_string(),
+            description: t.description.clone(),
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// `POST /v1/event-types`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateEventType {
+    /// Dot-separated words of letters, digits, `_` and `-`, at most 128
+    /// characters, e.g. `booking.created`.
+    #[schema(example = "booking.created")]
+    pub name: String,
+    /// What the event means, at most 1024 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One page of the catalogue, in name order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeList {
+    /// The event types on this page.
+    pub data: Vec<EventTypeView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}

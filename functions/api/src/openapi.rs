@@ -1,0 +1,124 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! checked in as `functions/api/openapi.json` (a test keeps the two equal).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::model::{
+    CreateEndpoint, CreateEventType, CreatedEndpoint, DisabledReasonDto, EndpointList,
+    EndpointView, EventTypeList, EventTypeView, PayloadFormatDto, RotateSecret, SecretView,
+    UpdateEndpoint,
+};
+use crate::problem::{PROBLEM_JSON, Problem};
+
+/// Name of the bearer security scheme in the document (also written out in
+/// the `security` attribute below, which takes only a literal).
+const BEARER: &str = "adminToken";
+
+/// Declares a reusable problem response, referenced from the paths as
+/// `response = crate::openapi::Name`.
+macro_rules! problem_responses {
+    ($($name:ident => $description:literal,)*) => {
+        $(
+            #[doc = $description]
+            pub struct $name;
+
+            impl<'s> utoipa::ToResponse<'s> for $name {
+                fn response() -> (&'s str, RefOr<Response>) {
+                    (stringify!($name), problem_response($description))
+                }
+            }
+        )*
+    };
+}
+
+problem_responses! {
+    BadRequest => "The request cannot be understood: malformed JSON, a body that is not an object, or an invalid cursor.",
+    Unauthorized => "Missing or wrong `Authorization: Bearer <admin token>`.",
+    NotFound => "No such resource; an endpoint of another tenant is not found either.",
+    Conflict => "The resource already exists, or kept changing while the request was applied.",
+    PayloadTooLarge => "The body is larger than 256 KiB.",
+    UnsupportedMediaType => "The body is not sent as `application/json`.",
+    ValidationFailed => "A field or parameter is invalid; `field` names it. Unknown fields are refused too.",
+    Unavailable => "A backing service is temporarily unavailable; retry shortly.",
+}
+
+fn problem_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Adds the bearer security scheme and requires it on every operation.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The platform's admin token; the deployment stores its SHA-256 (ADMIN_TOKEN_SHA256).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document's definition: every route of the admin API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Courier admin API",
+        description = "Endpoints, their signing secrets and the event-type catalogue of Courier, a multi-tenant webhook delivery service. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
+    ),
+    paths(
+        crate::event_types::list_event_types,
+        crate::event_types::create_event_type,
+        crate::event_types::delete_event_type,
+        crate::endpoints::create_endpoint,
+        crate::endpoints::list_endpoints,
+        crate::endpoints::get_endpoint,
+        crate::endpoints::update_endpoint,
+        crate::endpoints::delete_endpoint,
+        crate::secrets::reveal_secret,
+        crate::secrets::rotate_secret,
+    ),
+    components(
+        schemas(
+            Problem, CreateEndpoint, UpdateEndpoint, EndpointView, CreatedEndpoint, EndpointList,
+            PayloadFormatDto, DisabledReasonDto, SecretView, RotateSecret, EventTypeView,
+            CreateEventType, EventTypeList,
+        ),
+        responses(
+            BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
+            ValidationFailed, Unavailable,
+        ),
+    ),
+    modifiers(&BearerAuth),
+    security(("adminToken" = [])),
+    tags(
+        (name = "event-types", description = "The catalogue of event types endpoints subscribe to"),
+        (name = "endpoints", description = "A tenant's webhook endpoints"),
+        (name = "secrets", description = "An endpoint's signing secret"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty-printed JSON with a trailing newline, exactly as
+/// checked in.
+pub fn document_json() -> Result<String, serde_json::Error> {
+    Ok(ApiDoc::openapi().to_pretty_json()? + "\n")
+}

@@ -1,0 +1,167 @@
+//! Path and query parameters, parsed into typed ids and checked values with
+//! problem-shaped rejections.
+//!
+//! Id policy, the same on every route: a malformed tenant id is 422 naming
+//! `tenantId` (the caller chose it and can fix it); a malformed endpoint id is
+//! 404, like any id that names no endpoint of that tenant, because endpoint
+//! ids are issued by the server and a malformed one cannot exist.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use courier::ids::{EndpointId, TenantId};
+use courier::paging::MAX_PAGE;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+use crate::problem::ApiError;
+
+/// Page size when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 20;
+
+/// The `{tenantId}` of a path.
+#[derive(Debug, Clone)]
+pub struct TenantPath(pub TenantId);
+
+/// The `{tenantId}` and `{endpointId}` of a path.
+#[derive(Debug, Clone)]
+pub struct EndpointPath {
+    /// The tenant named in the path.
+    pub tenant: TenantId,
+    /// The endpoint named in the path.
+    pub id: EndpointId,
+}
+
+impl EndpointPath {
+    /// The 404 for this endpoint, the same whether it never existed, was
+    /// deleted or belongs to another tenant.
+    pub fn not_found(&self) -> ApiError {
+        endpoint_not_found(&self.tenant, &self.id.to_string())
+    }
+}
+
+fn endpoint_not_found(tenant: &TenantId, id: &str) -> ApiError {
+    ApiError::NotFound(format!("tenant '{tenant}' has no endpoint '{id}'"))
+}
+
+async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<HashMap<String, String>, ApiError> {
+    Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map(|Path(params)| params)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+}
+
+fn tenant_of(params: &HashMap<String, String>) -> Result<TenantId, ApiError> {
+    let raw = params
+        .get("tenantId")
+        .map(String::as_str)
+        .unwrap_or_default();
+    raw.parse()
+        .map_err(|e: courier::ids::IdError| ApiError::validation("tenantId", e.0))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        tenant_of(&params).map(TenantPath)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EndpointPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        let tenant = tenant_of(&params)?;
+        let raw = params
+            .get("endpointId")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let id = raw.parse().map_err(|_| endpoint_not_found(&tenant, raw))?;
+        Ok(Self { tenant, id })
+    }
+}
+
+/// The `{name}` of an event-type path, as given.
+#[derive(Debug, Clone)]
+pub struct EventTypePath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for EventTypePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let mut params = path_params(parts, state).await?;
+        Ok(Self(params.remove("name").unwrap_or_default()))
+    }
+}
+
+/// Query parameters deserialized into `T`; a bad value is 422 naming the
+/// parameter, and, as with bodies, unknown parameters are refused.
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.into_inner().to_string();
+                let field = if path == "." {
+                    message
+                        .strip_prefix("unknown field `")
+                        .and_then(|rest| rest.split('`').next())
+                        .unwrap_or("query")
+                        .to_owned()
+                } else {
+                    path
+                };
+                ApiError::Validation {
+                    detail: format!("query parameter {field}: {message}"),
+                    field,
+                }
+            })
+    }
+}
+
+/// `limit` and `cursor` of a list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size, checked against the allowed range.
+    pub fn page_size(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=MAX_PAGE as u32).contains(&n) => Ok(n as usize),
+            Some(n) => Err(ApiError::validation(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}, got {n}"),
+            )),
+        }
+    }
+
+    /// The cursor, if one was given (an empty one counts as none).
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
+    }
+}
