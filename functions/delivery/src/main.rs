@@ -1,1 +1,33 @@
-fn main() {}
+//! Delivery Lambda: wiring only. SQS batches in, batch item failures out.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use courier::config::Settings;
+use courier_delivery::{Deliverer, batch_response, received_messages};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::from_default_env().add_directive("info".parse()?),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let settings = Settings::from_env()?;
+    let backend = courier_aws::AwsBackend::from_env().await?;
+    let deliverer = Arc::new(Deliverer::new(backend.store, backend.queue, settings)?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let deliverer = deliverer.clone();
+        async move {
+            let failed = deliverer
+                .handle_batch(received_messages(event.payload))
+                .await;
+            Ok::<SqsBatchResponse, Error>(batch_response(failed))
+        }
+    }))
+    .await
+}

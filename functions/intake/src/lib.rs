@@ -1,1 +1,10 @@
-//! placeholder
+//! The intake function: accepts events over HTTP (API Gateway) or by direct
+//! Lambda `Invoke`, stores each once and fans it out to the delivery queue.
+
+mod direct;
+mod http;
+mod publish;
+
+pub use direct::{DirectEvent, handle_direct};
+pub use http::{router, routes, to_api_error};
+pub use publish::{Intake, PublishError, PublishRequest, Published};

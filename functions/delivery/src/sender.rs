@@ -1,0 +1,231 @@
+//! Sends one attempt: builds the signed request, POSTs it with the shared
+//! client, and classifies what came back.
+
+use std::time::{Duration, Instant};
+
+use courier::attempt::{ErrorClass, RESPONSE_BODY_LIMIT, truncate_body};
+use courier::config::Settings;
+use courier::endpoint::Endpoint;
+use courier::event::Event;
+use courier::policy::AttemptResult;
+use courier::signing::signature_header;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use time::OffsetDateTime;
+
+use crate::guard::{self, PublicResolver};
+
+/// `user-agent` of every attempt: the product and its version.
+pub const USER_AGENT: &str = concat!("Courier-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// What one attempt produced, ready to be logged.
+#[derive(Debug, Clone)]
+pub struct AttemptReport {
+    /// Success, failure class, or gone.
+    pub result: AttemptResult,
+    /// Response status, when one arrived.
+    pub http_status: Option<u16>,
+    /// Time from sending to the end of the (truncated) response.
+    pub latency_ms: u64,
+    /// Readable reason of a failure.
+    pub error: Option<String>,
+    /// First 4 KiB of the response body.
+    pub response_body: Option<String>,
+    /// The headers sent, signature values redacted.
+    pub request_headers: Vec<(String, String)>,
+}
+
+/// The HTTP side of delivery: one client for the life of the process.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    guard: bool,
+    simple_signature: bool,
+}
+
+impl Sender {
+    /// Builds the client: request timeout from the settings, redirects never
+    /// followed (a 3xx is a failure), proxies from the environment ignored,
+    /// and, unless private targets are allowed, the SSRF-guarding resolver.
+    pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(settings.delivery_timeout)
+            .connect_timeout(settings.delivery_timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(USER_AGENT)
+            .pool_idle_timeout(Duration::from_secs(30));
+        let guard = !settings.allow_private_targets;
+        if guard {
+            builder = builder.dns_resolver(std::sync::Arc::new(PublicResolver));
+        }
+        Ok(Self {
+            client: builder.build()?,
+            guard,
+            simple_signature: settings.simple_signature_header,
+        })
+    }
+
+    /// Signs and POSTs `event` to `endpoint` as attempt number `attempt`.
+    pub async fn send(&self, endpoint: &Endpoint, event: &Event, attempt: u32) -> AttemptReport {
+        let now = OffsetDateTime::now_utc();
+        let body = event.body(endpoint.payload_format);
+        let headers = self.headers(endpoint, event, attempt, now, &body);
+        let request_headers = redacted(&headers);
+        let started = Instant::now();
+        let fail = |class: ErrorClass, error: String, status: Option<u16>| AttemptReport {
+            result: AttemptResult::Failed(class),
+            http_status: status,
+            latency_ms: started.elapsed().as_millis() as u64,
+            error: Some(error),
+            response_body: None,
+            request_headers: request_headers.clone(),
+        };
+        let url = match url::Url::parse(&endpoint.url) {
+            Ok(url) => url,
+            Err(e) => {
+                return fail(
+                    ErrorClass::Connection,
+                    format!("invalid endpoint url: {e}"),
+                    None,
+                );
+            }
+        };
+        if self.guard {
+            if let Err(blocked) = guard::check_literal(&url) {
+                return fail(ErrorClass::Blocked, blocked.to_string(), None);
+            }
+        }
+        let response = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let mut response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let (class, text) = classify(&e);
+                return fail(class, text, None);
+            }
+        };
+        let status = response.status().as_u16();
+        // Read at most 4 KiB: a receiver's body is kept for debugging only,
+        // and a huge or endless body must not hold the attempt.
+        let mut kept = Vec::new();
+        // A body that fails after the status arrived does not change the
+        // outcome: the status is the receiver's answer.
+        while kept.len() < RESPONSE_BODY_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let response_body = Some(truncate_body(&kept)).filter(|b| !b.is_empty());
+        let result = AttemptResult::of_status(status);
+        let error = match result {
+            AttemptResult::Delivered => None,
+            AttemptResult::Gone => Some("receiver answered 410 Gone; endpoint disabled".into()),
+            AttemptResult::Failed(ErrorClass::Redirect) => Some(format!(
+                "receiver answered {status}; redirects are not followed, update the endpoint URL"
+            )),
+            AttemptResult::Failed(_) => Some(format!("receiver answered HTTP {status}")),
+        };
+        AttemptReport {
+            result,
+            http_status: Some(status),
+            latency_ms,
+            error,
+            response_body,
+            request_headers,
+        }
+    }
+
+    fn headers(
+        &self,
+        endpoint: &Endpoint,
+        event: &Event,
+        attempt: u32,
+        now: OffsetDateTime,
+        body: &[u8],
+    ) -> HeaderMap {
+        let timestamp = now.unix_timestamp();
+        let secrets = endpoint.signing_secrets(now);
+        let mut h = HeaderMap::new();
+        let mut put = |name: &'static str, value: String| {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(HeaderName::from_static(name), v);
+            }
+        };
+        put("content-type", "application/json".into());
+        put("user-agent", USER_AGENT.into());
+        put("webhook-id", event.id.to_string());
+        put("webhook-timestamp", timestamp.to_string());
+        put(
+            "webhook-signature",
+            signature_header(secrets.iter().copied(), event.id.as_str(), timestamp, body),
+        );
+        put("webhook-attempt", attempt.to_string());
+        if self.simple_signature {
+            put(
+                "x-webhook-signature",
+                endpoint.current_secret().simple_signature(body),
+            );
+        }
+        h
+    }
+}
+
+/// Maps a transport error to its class and a readable reason.
+fn classify(e: &reqwest::Error) -> (ErrorClass, String) {
+    if guard::is_blocked(e) {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if let Some(b) = s.downcast_ref::<guard::Blocked>() {
+                return (ErrorClass::Blocked, b.to_string());
+            }
+            source = s.source();
+        }
+        return (
+            ErrorClass::Blocked,
+            "blocked: target is not a public address".into(),
+        );
+    }
+    if e.is_timeout() {
+        return (
+            ErrorClass::Timeout,
+            "no response within the delivery timeout".into(),
+        );
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    (ErrorClass::Connection, text)
+}
+
+/// The headers for the log, with signature values replaced so the log
+/// cannot be used to forge or replay anything.
+fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = match name.as_str() {
+                "webhook-signature" => value
+                    .to_str()
+                    .unwrap_or_default()
+                    .split(' ')
+                    .map(|_| "v1,<redacted>")
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                "x-webhook-signature" => "sha256=<redacted>".into(),
+                _ => value.to_str().unwrap_or_default().to_owned(),
+            };
+            (name.as_str().to_owned(), shown)
+        })
+        .collect()
+}

@@ -1,0 +1,157 @@
+//! The local server: the Lambdas' own routers and delivery code, wired to
+//! the embedded store and queue, with an embedded consumer playing the SQS
+//! event source mapping.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use courier::config::Settings;
+use courier::embedded::{Consumer, EmbeddedQueue, EmbeddedStore, QueueSettings};
+use courier::event_type::EventType;
+use courier::ports::{EventTypeStore, StoreError};
+use courier_api::ApiState;
+use courier_api::auth::AdminAuth;
+use courier_delivery::Deliverer;
+use courier_intake::Intake;
+use rand::RngCore;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+/// The marketplace catalogue the local server starts with.
+const SEED_EVENT_TYPES: &[(&str, &str)] = &[
+    ("order.created", "A buyer placed an order."),
+    ("seller.registered", "A new seller joined the marketplace."),
+    ("booking.created", "A booking was requested."),
+    (
+        "booking.payment_succeeded",
+        "A booking's payment went through.",
+    ),
+    ("booking.cancelled", "A booking was cancelled."),
+    ("booking.declined", "A seller declined a booking."),
+    (
+        "webhook.test",
+        "A test event sent from the API to check an endpoint.",
+    ),
+];
+
+/// Runs until Ctrl-C.
+pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    // Local development targets are loopback receivers, so private targets
+    // are allowed unless the variable says otherwise.
+    let mut settings = Settings::from_env()?;
+    if std::env::var("ALLOW_PRIVATE_TARGETS").is_err() {
+        settings.allow_private_targets = true;
+    }
+    let listen: SocketAddr = std::env::var("LISTEN_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()
+        .map_err(|e| format!("environment variable LISTEN_ADDR: {e}"))?;
+    let (token, generated) = match std::env::var("ADMIN_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => (t, false),
+        _ => {
+            let mut bytes = [0u8; 24];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            (format!("local_{}", hex::encode(bytes)), true)
+        }
+    };
+    let auth = AdminAuth::from_token(&token);
+
+    let store = Arc::new(EmbeddedStore::new());
+    let queue = Arc::new(EmbeddedQueue::new(QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        ..QueueSettings::default()
+    }));
+    seed(store.as_ref()).await?;
+
+    let intake = Arc::new(Intake::new(store.clone(), queue.clone(), settings.clone()));
+    let deliverer = Arc::new(Deliverer::new(
+        store.clone(),
+        queue.clone(),
+        settings.clone(),
+    )?);
+    let api = ApiState {
+        store: store.clone(),
+        queue: queue.clone(),
+        settings: settings.clone(),
+        auth: auth.clone(),
+    };
+    let app = courier_api::finish(
+        courier_api::routes(api).merge(courier_intake::routes(intake, settings.max_payload_bytes)),
+        auth,
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let consumer = tokio::spawn(Consumer::new(queue.clone()).run(
+        move |batch| {
+            let deliverer = deliverer.clone();
+            async move { deliverer.handle_batch(batch).await }
+        },
+        stop_rx,
+    ));
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen} (LISTEN_ADDR): {e}"))?;
+    print_banner(listener.local_addr()?, &token, generated, &settings);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("\nshutting down…");
+        })
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = consumer.await;
+    Ok(())
+}
+
+async fn seed(store: &EmbeddedStore) -> Result<(), StoreError> {
+    let now = OffsetDateTime::now_utc();
+    for (name, description) in SEED_EVENT_TYPES {
+        let event_type = EventType {
+            name: name
+                .parse()
+                .map_err(|e: courier::event_type::EventTypeError| StoreError::Unavailable(e.0))?,
+            description: (*description).into(),
+            created_at: now,
+        };
+        store.create_event_type(&event_type).await?;
+    }
+    Ok(())
+}
+
+fn print_banner(addr: SocketAddr, token: &str, generated: bool, settings: &Settings) {
+    let base = format!("http://{addr}");
+    let origin = if generated {
+        "generated; set ADMIN_TOKEN to choose one"
+    } else {
+        "from ADMIN_TOKEN"
+    };
+    println!(
+        r#"
+Courier is running on {base}  (embedded storage and queue; data lives in memory)
+  admin token ({origin}):
+    export TOKEN={token}
+  retry schedule: {schedule} s · timeout: {timeout} ms · disable after {disable} failures · private targets allowed: {private}
+
+Try it (in a second terminal, after the export above):
+  # 1. a receiver that verifies signatures (a third terminal; uses the secret from step 2):
+  #    cargo run -q -p courier-local -- receiver --port 4000 --secret <secret>
+  # 2. an endpoint for tenant store_1:
+  curl -s -X POST {base}/v1/tenants/store_1/endpoints -H "authorization: Bearer $TOKEN" \
+       -H 'content-type: application/json' \
+       -d '{{"url":"http://127.0.0.1:4000/webhooks","eventTypes":["booking.*"]}}'
+  # 3. publish an event:
+  curl -s -X POST {base}/v1/tenants/store_1/events -H "authorization: Bearer $TOKEN" \
+       -H 'content-type: application/json' \
+       -d '{{"type":"booking.created","data":{{"bookingId":"bk_1","guests":2}}}}'
+  # 4. see the attempts:
+  curl -s {base}/v1/tenants/store_1/endpoints/<endpoint id>/deliveries -H "authorization: Bearer $TOKEN"
+Ctrl-C stops the server.
+"#,
+        schedule = settings.retry_schedule,
+        timeout = settings.delivery_timeout.as_millis(),
+        disable = settings.disable_after_failures,
+        private = settings.allow_private_targets,
+    );
+}
