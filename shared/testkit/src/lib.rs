@@ -1,1 +1,83 @@
-//! placeholder
+//! Shared test support: the storage and queue conformance suite (written
+//! once, run on the embedded and the AWS adapters), the backends it runs on
+//! (the AWS one on DynamoDB Local and moto), and a loopback receiver for
+//! delivery tests.
+
+pub mod aws;
+mod backends;
+pub mod conformance;
+mod queue;
+pub mod receiver;
+
+pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
+pub use queue::ReceivingQueue;
+pub use receiver::{Receiver, RecordedRequest, Reply};
+
+/// Expands to one `#[tokio::test]` per conformance function, each run on a
+/// fresh store or queue from `$backend` (an expression of a type that
+/// implements [`TestBackend`]). Both backends' test files invoke it, so they
+/// run the very same list.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:expr) => {
+        $crate::conformance_tests!(@store $backend;
+            endpoint_create_then_read_round_trips,
+            endpoints_list_paginates_in_creation_order,
+            endpoints_list_rejects_invalid_cursors,
+            endpoint_update_conflicts_on_a_stale_revision,
+            endpoint_update_keeps_the_delivery_bookkeeping,
+            re_enabling_an_endpoint_resets_its_failure_counter,
+            endpoint_delete_removes_it_once,
+            subscribed_endpoints_match_exact_all_and_prefix_filters,
+            subscribed_endpoints_exclude_disabled_deleted_and_other_tenants,
+            subscribed_endpoints_follow_updates,
+            record_outcome_counts_failures_and_resets_on_success,
+            last_attempt_time_only_moves_forward,
+            reaching_the_threshold_disables_the_endpoint_once,
+            concurrent_outcomes_disable_the_endpoint_only_once,
+            gone_disables_the_endpoint_at_once,
+            record_outcome_of_a_missing_endpoint_is_none,
+            another_tenants_ids_are_not_found,
+            events_are_new_then_unfinished_then_duplicate,
+            an_expired_event_is_absent_and_can_be_stored_again,
+            event_data_bytes_survive_unchanged,
+            events_vanish_once_their_time_is_up,
+            delivery_round_trips_one_attempt,
+            deliveries_are_newest_first_in_cursor_pages,
+            deliveries_filter_by_event_type_and_status,
+            deliveries_filter_by_time_range,
+            a_filtered_page_of_deliveries_is_filled,
+            expired_deliveries_are_never_returned,
+            deliveries_vanish_once_their_time_is_up,
+            progress_advances_only_from_the_recorded_count,
+            expired_progress_counts_as_absent,
+            stats_add_up_per_day_and_read_by_range,
+            stats_past_retention_are_not_returned,
+            event_types_create_read_and_delete,
+            event_types_list_in_name_order_in_pages,
+        );
+        $crate::conformance_tests!(@queue $backend;
+            enqueued_messages_are_received_unchanged,
+            many_messages_are_all_enqueued,
+            retry_after_brings_a_message_back_after_the_delay,
+        );
+    };
+    (@store $backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let store = $crate::TestBackend::store(&$backend).await;
+                $crate::conformance::$name(&*store).await;
+            }
+        )*
+    };
+    (@queue $backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let queue = $crate::TestBackend::queue(&$backend).await;
+                $crate::conformance::$name(&*queue).await;
+            }
+        )*
+    };
+}

@@ -13,7 +13,7 @@ use crate::event_type::{EventType, EventTypeName};
 use crate::ids::{DeliveryId, EndpointId, EventId, MessageId, TenantId};
 use crate::paging::{MAX_PAGE, decode_cursor, encode_cursor, ulid_floor};
 use crate::ports::*;
-use crate::stats::{DailyStats, StatsDelta};
+use crate::stats::{DailyStats, STATS_RETENTION_DAYS, StatsDelta};
 
 #[derive(Default)]
 struct State {
@@ -419,6 +419,9 @@ impl StatsStore for EmbeddedStore {
         from: Date,
         to: Date,
     ) -> Result<Vec<DailyStats>, StoreError> {
+        // Like the TTL of the DynamoDB items: days past retention are gone.
+        let oldest_kept = now().date() - time::Duration::days(STATS_RETENTION_DAYS - 1);
+        let from = from.max(oldest_kept);
         if to < from {
             return Ok(vec![]);
         }

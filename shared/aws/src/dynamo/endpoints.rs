@@ -1,0 +1,364 @@
+//! Endpoints and their subscription index (endpoints table).
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use courier::endpoint::Endpoint;
+use courier::event_type::{EventTypeFilter, EventTypeName};
+use courier::ids::{EndpointId, TenantId};
+use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor};
+use courier::ports::{EndpointOutcome, EndpointStore, OutcomeRecorded, Page, StoreError};
+use futures::future::try_join_all;
+
+use super::{
+    DynamoStore, Item, from_item, get_s, key, n, s, to_item, transaction_cancelled, unavailable,
+};
+use crate::schema::{PARTITION_KEY, SORT_KEY};
+
+/// Attributes of the endpoint item that only `record_outcome` writes.
+pub(super) const CONSECUTIVE_FAILURES: &str = "consecutiveFailures";
+pub(super) const LAST_ATTEMPT_AT: &str = "lastAttemptAt";
+/// `lastAttemptAt` in unix milliseconds: DynamoDB compares numbers, not
+/// timestamps, and `lastAttemptAt` must only move forward.
+pub(super) const LAST_ATTEMPT_MS: &str = "lastAttemptMs";
+
+/// How often a write that lost a race re-reads the endpoint and tries again.
+pub(super) const MAX_TRIES: usize = 5;
+
+pub(super) fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+pub(super) fn endpoint_sk(id: EndpointId) -> String {
+    format!("EP#{id}")
+}
+
+fn subscription_pk(tenant: &TenantId, filter: &str) -> String {
+    format!("SUB#{tenant}#{filter}")
+}
+
+pub(super) fn millis(t: time::OffsetDateTime) -> i128 {
+    t.unix_timestamp_nanos() / 1_000_000
+}
+
+/// The filters an endpoint is indexed under: none while it is disabled.
+/// A set, because a transaction may touch each subscription item once.
+fn indexed_filters(ep: &Endpoint) -> BTreeSet<String> {
+    if ep.enabled {
+        all_filters(ep)
+    } else {
+        BTreeSet::new()
+    }
+}
+
+pub(super) fn all_filters(ep: &Endpoint) -> BTreeSet<String> {
+    ep.event_types
+        .iter()
+        .map(EventTypeFilter::to_string)
+        .collect()
+}
+
+fn endpoint_item(ep: &Endpoint) -> Result<Item, StoreError> {
+    let mut item = to_item(ep)?;
+    item.extend(key(tenant_pk(&ep.tenant_id), endpoint_sk(ep.id)));
+    if let Some(t) = ep.last_attempt_at {
+        item.insert(LAST_ATTEMPT_MS.into(), n(millis(t)));
+    }
+    Ok(item)
+}
+
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Unavailable(format!("could not build request: {e}")))
+}
+
+impl DynamoStore {
+    fn put_subscription(
+        &self,
+        tenant: &TenantId,
+        filter: &str,
+        id: EndpointId,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = build(
+            Put::builder()
+                .table_name(&self.endpoints_table)
+                .set_item(Some(key(subscription_pk(tenant, filter), endpoint_sk(id))))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub(super) fn delete_subscription(
+        &self,
+        tenant: &TenantId,
+        filter: &str,
+        id: EndpointId,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = build(
+            Delete::builder()
+                .table_name(&self.endpoints_table)
+                .set_key(Some(key(subscription_pk(tenant, filter), endpoint_sk(id))))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// The endpoint as stored now, read consistently.
+    pub(super) async fn read_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.endpoints_table)
+            .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// The endpoint ids in one subscription partition, every page of it.
+    async fn subscribers(&self, pk: String) -> Result<Vec<EndpointId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.endpoints_table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":pk", s(pk.as_str()))
+                .projection_expression("#sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                let id = get_s(item, SORT_KEY)
+                    .and_then(|sk| sk.strip_prefix("EP#"))
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| {
+                        StoreError::Unavailable(format!("malformed subscription item in {pk}"))
+                    })?;
+                ids.push(id);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(ids),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EndpointStore for DynamoStore {
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let put = build(
+            Put::builder()
+                .table_name(&self.endpoints_table)
+                .set_item(Some(endpoint_item(endpoint)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for filter in indexed_filters(endpoint) {
+            items.push(self.put_subscription(&endpoint.tenant_id, &filter, endpoint.id)?);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_cancelled(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn endpoint(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        self.read_endpoint(tenant, id).await
+    }
+
+    async fn list_endpoints(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Endpoint>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        // The cursor names only an endpoint id; the partition is always the
+        // caller's tenant, so a cursor cannot reach another tenant's items.
+        let mut start = match cursor {
+            Some(c) => {
+                let after: EndpointId = decode_cursor(c)?
+                    .parse()
+                    .map_err(|_| StoreError::InvalidCursor)?;
+                Some(key(tenant_pk(tenant), endpoint_sk(after)))
+            }
+            None => None,
+        };
+        let mut items: Vec<Endpoint> = Vec::new();
+        // One more than a page tells whether there is a next page.
+        while items.len() <= limit {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.endpoints_table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":ep", s("EP#"))
+                .limit((limit + 1 - items.len()) as i32)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|ep| encode_cursor(&ep.id.to_string()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn update_endpoint(
+        &self,
+        previous: &Endpoint,
+        updated: &Endpoint,
+    ) -> Result<(), StoreError> {
+        let mut attributes = to_item(updated)?;
+        // The delivery bookkeeping belongs to record_outcome; only a
+        // re-enable resets the counter (as `Endpoint::set_enabled` did).
+        attributes.remove(LAST_ATTEMPT_AT);
+        if previous.enabled || !updated.enabled {
+            attributes.remove(CONSECUTIVE_FAILURES);
+        }
+        let mut names = HashMap::from([("#rev".to_owned(), "revision".to_owned())]);
+        let mut values = HashMap::from([(":prev".to_owned(), n(previous.revision))]);
+        let mut sets = Vec::with_capacity(attributes.len());
+        for (i, (name, value)) in attributes.into_iter().enumerate() {
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+            sets.push(format!("#a{i} = :a{i}"));
+        }
+        let update = build(
+            Update::builder()
+                .table_name(&self.endpoints_table)
+                .set_key(Some(key(
+                    tenant_pk(&previous.tenant_id),
+                    endpoint_sk(previous.id),
+                )))
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression("#rev = :prev")
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let old = indexed_filters(previous);
+        let new = indexed_filters(updated);
+        for filter in &new {
+            items.push(self.put_subscription(&updated.tenant_id, filter, updated.id)?);
+        }
+        for filter in old.difference(&new) {
+            items.push(self.delete_subscription(&previous.tenant_id, filter, previous.id)?);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_cancelled(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_endpoint(&self, tenant: &TenantId, id: EndpointId) -> Result<bool, StoreError> {
+        for _ in 0..MAX_TRIES {
+            let Some(ep) = self.read_endpoint(tenant, id).await? else {
+                return Ok(false);
+            };
+            // Conditional on the revision read, so the subscription items
+            // deleted are exactly those of the endpoint being deleted.
+            let delete = build(
+                Delete::builder()
+                    .table_name(&self.endpoints_table)
+                    .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
+                    .condition_expression("#rev = :rev")
+                    .expression_attribute_names("#rev", "revision")
+                    .expression_attribute_values(":rev", n(ep.revision))
+                    .build(),
+            )?;
+            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            for filter in all_filters(&ep) {
+                items.push(self.delete_subscription(tenant, &filter, id)?);
+            }
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) if transaction_cancelled(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn subscribed_endpoints(
+        &self,
+        tenant: &TenantId,
+        event_type: &EventTypeName,
+    ) -> Result<Vec<EndpointId>, StoreError> {
+        // One query per filter that can select the type (`*`, each prefix,
+        // the name), run concurrently; an endpoint may match several.
+        let queries = event_type
+            .matching_filters()
+            .into_iter()
+            .map(|f| self.subscribers(subscription_pk(tenant, &f.to_string())));
+        let found = try_join_all(queries).await?;
+        let ids: BTreeSet<EndpointId> = found.into_iter().flatten().collect();
+        Ok(ids.into_iter().collect())
+    }
+
+    async fn record_outcome(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        outcome: &EndpointOutcome,
+        disable_after: u32,
+    ) -> Result<Option<OutcomeRecorded>, StoreError> {
+        self.apply_outcome(tenant, id, outcome, disable_after).await
+    }
+}

@@ -1,0 +1,162 @@
+//! Published events, stored once per (tenant, id) for idempotency and
+//! resends (deliveries table).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use courier::event::Event;
+use courier::ids::{EventId, TenantId};
+use courier::paging::unix_seconds;
+use courier::ports::{EventStore, StoreError, StoredEvent};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{
+    DynamoStore, Item, condition_failed, get_s, key, n, now_secs, s, unavailable, unexpired,
+};
+use crate::schema::{PARTITION_KEY, TTL_ATTRIBUTE};
+
+const EVENT_SK: &str = "EVENT";
+const FANNED_OUT: &str = "fannedOut";
+/// Rounds of "put, find an expired copy, put again" before giving up.
+const MAX_TRIES: usize = 3;
+
+fn event_key(tenant: &TenantId, id: &EventId) -> Item {
+    key(format!("EVENT#{tenant}#{id}"), EVENT_SK.to_owned())
+}
+
+fn bad_item(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("stored event has no valid {what}"))
+}
+
+fn event_item(event: &Event, expires_at: OffsetDateTime) -> Result<Item, StoreError> {
+    let created_at = event
+        .created_at
+        .format(&Rfc3339)
+        .map_err(|e| StoreError::Unavailable(format!("bad event time: {e}")))?;
+    let mut item = event_key(&event.tenant_id, &event.id);
+    item.extend([
+        ("id".to_owned(), s(event.id.as_str())),
+        ("tenantId".to_owned(), s(event.tenant_id.as_str())),
+        ("type".to_owned(), s(event.event_type.as_str())),
+        ("createdAt".to_owned(), s(created_at)),
+        // The producer's JSON as a string: a DynamoDB map would not keep
+        // its bytes (key order, spacing, number formats).
+        ("data".to_owned(), s(event.data.get())),
+        (FANNED_OUT.to_owned(), AttributeValue::Bool(false)),
+        (TTL_ATTRIBUTE.to_owned(), n(unix_seconds(expires_at))),
+    ]);
+    Ok(item)
+}
+
+fn event_from_item(item: &Item) -> Result<Event, StoreError> {
+    let text = |name: &'static str| get_s(item, name).ok_or_else(|| bad_item(name));
+    Ok(Event {
+        id: text("id")?.parse().map_err(|_| bad_item("id"))?,
+        tenant_id: text("tenantId")?
+            .parse()
+            .map_err(|_| bad_item("tenantId"))?,
+        event_type: text("type")?.parse().map_err(|_| bad_item("type"))?,
+        created_at: OffsetDateTime::parse(text("createdAt")?, &Rfc3339)
+            .map_err(|_| bad_item("createdAt"))?,
+        data: RawValue::from_string(text("data")?.to_owned()).map_err(|_| bad_item("data"))?,
+    })
+}
+
+impl DynamoStore {
+    /// The stored item if it has not expired, read consistently.
+    async fn live_event_item(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.deliveries_table)
+            .set_key(Some(event_key(tenant, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.filter(unexpired))
+    }
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn store_event(
+        &self,
+        event: &Event,
+        expires_at: OffsetDateTime,
+    ) -> Result<StoredEvent, StoreError> {
+        let item = event_item(event, expires_at)?;
+        for _ in 0..MAX_TRIES {
+            // An expired copy that TTL has not removed yet counts as absent.
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.deliveries_table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now_secs()))
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(StoredEvent::New),
+                Err(e) if condition_failed(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+            // Seen before: report the stored copy. If it expired (or was
+            // removed) between the put and this read, put again.
+            if let Some(stored) = self.live_event_item(&event.tenant_id, &event.id).await? {
+                let fanned_out = stored
+                    .get(FANNED_OUT)
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false);
+                let stored = event_from_item(&stored)?;
+                return Ok(if fanned_out {
+                    StoredEvent::Duplicate(stored)
+                } else {
+                    StoredEvent::Unfinished(stored)
+                });
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "event {} kept changing while being stored",
+            event.id
+        )))
+    }
+
+    async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.deliveries_table)
+            .set_key(Some(event_key(tenant, id)))
+            .update_expression("SET #fo = :true")
+            // Never create a stub item for an event that is not stored.
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#fo", FANNED_OUT)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.live_event_item(tenant, id)
+            .await?
+            .as_ref()
+            .map(event_from_item)
+            .transpose()
+    }
+}

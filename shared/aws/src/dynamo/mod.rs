@@ -1,0 +1,155 @@
+//! [`DynamoStore`]: every storage port of `courier::ports` on two tables,
+//! both keyed by string `pk` (partition) and `sk` (sort). No operation
+//! scans; every read is a `GetItem` or a `Query` on one partition, with
+//! consistent reads so a write is visible to the next read, as in the
+//! embedded store.
+//!
+//! **Endpoints table** (`ENDPOINTS_TABLE`, no TTL, point-in-time recovery):
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | endpoint | `TENANT#{tenant}` | `EP#{ep_id}` | the `Endpoint` in camelCase (secrets included; DynamoDB encrypts at rest), `lastAttemptMs` (number, for the max of `lastAttemptAt`) |
+//! | subscription | `SUB#{tenant}#{filter}` | `EP#{ep_id}` | none; exists iff the endpoint is enabled and has that filter as written (`*`, `booking.*`, `booking.created`) |
+//! | event type | `EVENTTYPE` | `{name}` | the `EventType` in camelCase |
+//!
+//! An endpoint and its subscription items change together in one
+//! `TransactWriteItems` (at most 32 filters, so at most 65 items).
+//!
+//! **Deliveries table** (`DELIVERIES_TABLE`, TTL on `expiresAt` in unix
+//! seconds; reads ignore items whose `expiresAt` has passed, since TTL
+//! deletion lags by up to two days):
+//!
+//! | item | pk | sk | attributes | expires |
+//! |---|---|---|---|---|
+//! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut` | retention |
+//! | attempt | `LOG#{tenant}#{ep_id}` | `{del_id}` (ULID: time order) | the `DeliveryAttempt` in camelCase, its exact expiry in `expiresAtRfc3339` | its `expiresAt` |
+//! | progress | `MSG#{msg_id}` | `PROGRESS` | `attempts`, `done` | retention |
+//! | stats | `STATS#{tenant}#{ep_id}` | `{YYYY-MM-DD}` | `attempts`, `succeeded`, `failed`, `f_{class}` (`f_4xx`, `f_timeout`, ...) | day + 40 days |
+
+mod endpoints;
+mod event_types;
+mod events;
+mod log;
+mod outcome;
+mod progress;
+mod stats;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use courier::ports::StoreError;
+use time::OffsetDateTime;
+
+use crate::error_text;
+use crate::schema::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+
+/// A DynamoDB item.
+type Item = HashMap<String, AttributeValue>;
+
+/// Every storage port on DynamoDB; see the module docs for the table layout.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    endpoints_table: String,
+    deliveries_table: String,
+}
+
+impl DynamoStore {
+    /// A store on the two tables (created by [`crate::schema::create_table`]
+    /// or the SAM template).
+    pub fn new(client: Client, endpoints_table: &str, deliveries_table: &str) -> Self {
+        Self {
+            client,
+            endpoints_table: endpoints_table.to_owned(),
+            deliveries_table: deliveries_table.to_owned(),
+        }
+    }
+
+    /// The client, for tooling that needs the same connection settings.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_owned(), s(pk)),
+        (SORT_KEY.to_owned(), s(sk)),
+    ])
+}
+
+fn now_secs() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// True unless the item carries an `expiresAt` that has passed.
+fn unexpired(item: &Item) -> bool {
+    get_n::<i64>(item, TTL_ATTRIBUTE).is_none_or(|exp| exp > now_secs())
+}
+
+/// A failure of the service, described without item contents.
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    StoreError::Unavailable(error_text(&e))
+}
+
+/// True when a single-item write failed on its condition.
+fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// True when a transaction was cancelled because a condition failed or a
+/// concurrent transaction touched the same items: the caller re-reads.
+fn transaction_cancelled<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            let reasons = c.cancellation_reasons();
+            reasons.is_empty()
+                || reasons.iter().any(|r| {
+                    matches!(
+                        r.code(),
+                        Some("ConditionalCheckFailed") | Some("TransactionConflict")
+                    )
+                })
+        }
+        _ => false,
+    }
+}
+
+/// A struct as an item (camelCase attributes, as serde writes them).
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::Unavailable(format!("could not encode item: {e}")))
+}
+
+/// An item as a struct; a malformed item is reported, not skipped.
+fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Unavailable(format!("could not decode stored item: {e}")))
+}

@@ -1,0 +1,113 @@
+//! The conformance suite: what every adapter of the storage and queue
+//! ports must do, as generic async functions. [`crate::conformance_tests!`]
+//! turns them into tests for one backend. Each function uses tenants and
+//! names of its own, so tests can share one DynamoDB Local.
+
+mod endpoints;
+mod event_types;
+mod events;
+mod isolation;
+mod log;
+mod outcome;
+mod progress;
+mod queue;
+mod stats;
+mod subscriptions;
+
+pub use endpoints::*;
+pub use event_types::*;
+pub use events::*;
+pub use isolation::*;
+pub use log::*;
+pub use outcome::*;
+pub use progress::*;
+pub use queue::*;
+pub use stats::*;
+pub use subscriptions::*;
+
+use courier::endpoint::Endpoint;
+use courier::event::{Event, to_millis};
+use courier::ids::{EventId, TenantId};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+/// A tenant id no other test uses.
+pub fn unique_tenant() -> TenantId {
+    format!("t_{}", ulid::Ulid::new())
+        .parse()
+        .expect("a ULID makes a valid tenant id")
+}
+
+/// A new enabled endpoint of `tenant` with the given filters.
+pub fn endpoint(tenant: &TenantId, filters: &[&str]) -> Endpoint {
+    Endpoint::new(
+        tenant.clone(),
+        "https://example.com/webhooks".into(),
+        filters
+            .iter()
+            .map(|f| f.parse().expect("test filters are valid"))
+            .collect(),
+        OffsetDateTime::now_utc(),
+    )
+}
+
+/// An event of `tenant` with a fresh id.
+pub fn event(tenant: &TenantId, event_type: &str, data: &str) -> Event {
+    Event {
+        id: EventId::generate(),
+        tenant_id: tenant.clone(),
+        event_type: event_type.parse().expect("test event types are valid"),
+        created_at: to_millis(OffsetDateTime::now_utc()),
+        data: RawValue::from_string(data.to_owned()).expect("test data is JSON"),
+    }
+}
+
+/// Ids of a list of endpoints, for comparisons.
+fn ids(endpoints: &[Endpoint]) -> Vec<courier::ids::EndpointId> {
+    endpoints.iter().map(|e| e.id).collect()
+}
+
+/// A succeeded attempt on `endpoint` made at `at` (its id sorts by `at`),
+/// expiring a day later.
+pub fn attempt(
+    tenant: &TenantId,
+    endpoint: courier::ids::EndpointId,
+    event_type: &str,
+    at: OffsetDateTime,
+) -> courier::attempt::DeliveryAttempt {
+    use courier::attempt::{AttemptStatus, DeliveryAttempt};
+    use courier::ids::{DeliveryId, MessageId};
+    let at = to_millis(at);
+    let millis = (at.unix_timestamp_nanos() / 1_000_000) as u64;
+    DeliveryAttempt {
+        id: DeliveryId::from_ulid(ulid::Ulid::from_parts(millis, rand_bits())),
+        tenant_id: tenant.clone(),
+        endpoint_id: endpoint,
+        event_id: EventId::generate(),
+        event_type: event_type.parse().expect("test event types are valid"),
+        message_id: MessageId::generate(),
+        attempt: 1,
+        trigger: courier::message::Trigger::Event,
+        status: AttemptStatus::Succeeded,
+        url: "https://example.com/webhooks".into(),
+        http_status: Some(200),
+        response_time_ms: Some(42),
+        error_class: None,
+        error: None,
+        response_body: Some("ok".into()),
+        request_headers: vec![],
+        created_at: at,
+        next_attempt_at: None,
+        expires_at: at + time::Duration::days(1),
+    }
+}
+
+/// Random low bits for a ULID (a fresh ULID's random part).
+fn rand_bits() -> u128 {
+    ulid::Ulid::new().random()
+}
+
+/// A time `ms` milliseconds after `base`.
+pub fn ms_after(base: OffsetDateTime, ms: i64) -> OffsetDateTime {
+    base + time::Duration::milliseconds(ms)
+}
