@@ -41,7 +41,7 @@ where
     }
 }
 
-/// A JSON body that may be left out entirely; an empty body reads as
+/// A JSON body that may be left out: an empty body, or `null`, reads as
 /// `T::default()`.
 #[derive(Debug, Clone)]
 pub struct OptionalJson<T>(pub T);
@@ -60,7 +60,8 @@ where
             return Ok(OptionalJson(T::default()));
         }
         check_content_type(&headers)?;
-        parse(&body).map(OptionalJson)
+        let value: Option<T> = parse(&body)?;
+        Ok(OptionalJson(value.unwrap_or_default()))
     }
 }
 

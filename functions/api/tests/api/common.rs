@@ -1,0 +1,190 @@
+//! Drives the router in-process: requests in, status + headers + JSON out.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use courier::config::Settings;
+use courier::embedded::{EmbeddedQueue, QueueSettings};
+use courier::ports::Store;
+use courier_api::auth::AdminAuth;
+use courier_api::{ApiState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The admin token of the tests and of the samples in `events/`.
+pub const ADMIN_TOKEN: &str = "local-admin-token";
+/// `printf %s local-admin-token | sha256sum`, as a deployment configures it.
+pub const ADMIN_TOKEN_SHA256: &str =
+    "bc32a9a66697ce5242e5517f4a801fa2a3dccf9960459f666fec8a166289401e";
+
+/// A tenant id no other test uses (tests may share DynamoDB tables).
+pub fn unique_tenant() -> String {
+    format!("t_{}", ulid::Ulid::new())
+}
+
+/// An event-type name no other test uses (the catalogue is global).
+pub fn unique_type(suffix: &str) -> String {
+    format!("t{}.{suffix}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// The API's state on `store`, with the settings of a real deployment
+/// (private targets refused).
+pub fn state(store: Arc<dyn Store>) -> ApiState {
+    ApiState {
+        store,
+        queue: Arc::new(EmbeddedQueue::new(QueueSettings::default())),
+        settings: Settings::default(),
+        auth: AdminAuth::from_sha256_hex(ADMIN_TOKEN_SHA256).expect("valid digest"),
+    }
+}
+
+/// A response, its body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The content type, or "".
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a problem answer with `status` and, on 422, `field`.
+    pub fn assert_problem(&self, status: u16, field: Option<&str>) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "{self:?}");
+        assert_eq!(self.content_type(), "application/problem+json", "{self:?}");
+        assert_eq!(self.body["status"], status, "{self:?}");
+        assert!(self.body["type"].is_string(), "{self:?}");
+        assert!(self.body["title"].is_string(), "{self:?}");
+        let detail = self.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.len() > 10, "a detail a person understands: {self:?}");
+        assert_eq!(self.body["field"].as_str(), field, "{self:?}");
+        self
+    }
+
+    /// The problem's detail.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+}
+
+/// The router on one store, called in-process.
+#[derive(Clone)]
+pub struct Api {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+}
+
+impl Api {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            router: router(state(store.clone())),
+            store,
+        }
+    }
+
+    /// Sends a request as it is.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// An authenticated request, with a JSON body when given.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"));
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Adds `name` to the catalogue.
+    pub async fn add_event_type(&self, name: &str) {
+        let reply = self.post("/v1/event-types", json!({ "name": name })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    }
+
+    /// Creates an endpoint of `tenant` subscribed to `*`; returns the 201 body.
+    pub async fn create_endpoint(&self, tenant: &str) -> Value {
+        let reply = self
+            .post(
+                &endpoints_path(tenant),
+                json!({ "url": "https://example.com/hook", "eventTypes": ["*"] }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body
+    }
+
+    /// The ids of a tenant's endpoints (first page of 100).
+    pub async fn endpoint_ids(&self, tenant: &str) -> Vec<String> {
+        let reply = self
+            .get(&format!("{}?limit=100", endpoints_path(tenant)))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|ep| ep["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+}
+
+pub fn endpoints_path(tenant: &str) -> String {
+    format!("/v1/tenants/{tenant}/endpoints")
+}
+
+pub fn endpoint_path(tenant: &str, id: &str) -> String {
+    format!("/v1/tenants/{tenant}/endpoints/{id}")
+}

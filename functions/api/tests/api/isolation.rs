@@ -1,0 +1,98 @@
+//! Tenant isolation: every endpoint route, called with one tenant's endpoint
+//! id under another tenant's path, answers exactly as for an id that does
+//! not exist (404), and changes nothing.
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use courier::ports::Store;
+use serde_json::{Value, json};
+
+use crate::common::{Api, endpoint_path, unique_tenant};
+
+api_tests!(another_tenants_endpoint_is_not_found_on_every_route);
+
+/// Every route that names an endpoint: method, path after the endpoint id,
+/// and body. New per-endpoint routes belong here.
+fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
+    vec![
+        (Method::GET, "", None),
+        (
+            Method::PATCH,
+            "",
+            Some(json!({ "description": "taken over", "enabled": false })),
+        ),
+        (
+            Method::PATCH,
+            "",
+            Some(json!({ "url": "https://attacker.example/" })),
+        ),
+        (Method::DELETE, "", None),
+        (Method::GET, "/secret", None),
+        (Method::POST, "/secret/rotate", None),
+        (
+            Method::POST,
+            "/secret/rotate",
+            Some(
+                json!({ "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "gracePeriodSeconds": 0 }),
+            ),
+        ),
+    ]
+}
+
+/// What an outsider could change: the endpoint as read, its secret, and
+/// the stored record (revision and every secret).
+async fn snapshot(api: &Api, tenant: &str, id: &str) -> (Value, Value, Value) {
+    let path = endpoint_path(tenant, id);
+    let stored = api
+        .store
+        .endpoint(&tenant.parse().unwrap(), id.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the victim's endpoint still exists");
+    (
+        api.get(&path).await.body,
+        api.get(&format!("{path}/secret")).await.body,
+        json!({
+            "revision": stored.revision,
+            "secrets": stored.secrets.iter().map(|s| s.secret.expose().to_owned()).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+async fn another_tenants_endpoint_is_not_found_on_every_route(store: Arc<dyn Store>) {
+    let api = Api::new(store);
+    let victim = unique_tenant();
+    let attacker = unique_tenant();
+    let victims_id = api.create_endpoint(&victim).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attackers_id = api.create_endpoint(&attacker).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let missing_id = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0";
+    let before = snapshot(&api, &victim, &victims_id).await;
+
+    for (method, suffix, body) in routes() {
+        let foreign = format!("{}{suffix}", endpoint_path(&attacker, &victims_id));
+        let reply = api.call(method.clone(), &foreign, body.clone()).await;
+        reply.assert_problem(404, None);
+        // Indistinguishable from an id that exists nowhere.
+        let nowhere = format!("{}{suffix}", endpoint_path(&attacker, missing_id));
+        let baseline = api.call(method.clone(), &nowhere, body).await;
+        assert_eq!(
+            reply.detail().replace(&victims_id, missing_id),
+            baseline.detail(),
+            "{method} {suffix}"
+        );
+        assert_eq!(
+            snapshot(&api, &victim, &victims_id).await,
+            before,
+            "{method} {suffix} changed the other tenant's endpoint"
+        );
+    }
+    assert_eq!(api.endpoint_ids(&victim).await, [victims_id]);
+    assert_eq!(api.endpoint_ids(&attacker).await, [attackers_id]);
+}

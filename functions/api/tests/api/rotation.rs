@@ -1,0 +1,136 @@
+//! Secret reveal and rotation: during the grace period deliveries carry a
+//! signature for the new and the old secret, after it only the new one.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use courier::endpoint::Endpoint;
+use courier::ports::Store;
+use courier::signing::{Secret, signature_header, verify};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::common::{Api, endpoint_path, unique_tenant};
+
+api_tests!(
+    rotation_signs_with_both_secrets_during_the_grace_period_only,
+    rotation_to_a_given_secret_with_no_grace_replaces_it_at_once,
+);
+
+const BODY: &[u8] = br#"{"id":"evt_1","type":"booking.created","data":{}}"#;
+
+async fn stored(store: &dyn Store, tenant: &str, id: &str) -> Endpoint {
+    store
+        .endpoint(&tenant.parse().unwrap(), id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Signs as the delivery function does at `at`, then verifies as a receiver
+/// holding `secret` would.
+fn receiver_accepts(endpoint: &Endpoint, secret: &str, at: OffsetDateTime) -> bool {
+    let ts = at.unix_timestamp();
+    let header = signature_header(endpoint.signing_secrets(at), "evt_1", ts, BODY);
+    let secret = Secret::parse(secret).unwrap();
+    verify(&secret, "evt_1", &ts.to_string(), &header, BODY, ts, 300).is_ok()
+}
+
+async fn rotation_signs_with_both_secrets_during_the_grace_period_only(store: Arc<dyn Store>) {
+    let api = Api::new(store.clone());
+    let tenant = unique_tenant();
+    let created = api.create_endpoint(&tenant).await;
+    let id = created["id"].as_str().unwrap();
+    let path = endpoint_path(&tenant, id);
+    let old = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.get(&format!("{path}/secret")).await.body,
+        json!({ "secret": old })
+    );
+
+    // Default grace: 24 hours. An empty body is allowed.
+    let reply = api
+        .call(
+            axum::http::Method::POST,
+            &format!("{path}/secret/rotate"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let new = reply.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(
+        api.get(&format!("{path}/secret")).await.body,
+        json!({ "secret": new })
+    );
+    let endpoint = stored(store.as_ref(), &tenant, id).await;
+    let now = OffsetDateTime::now_utc();
+    let signing: Vec<&str> = endpoint
+        .signing_secrets(now)
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(signing, [new.as_str(), old.as_str()]);
+    assert!(receiver_accepts(&endpoint, &new, now));
+    assert!(receiver_accepts(&endpoint, &old, now));
+    let after_default_grace = now + Duration::hours(24) + Duration::seconds(5);
+    assert_eq!(endpoint.signing_secrets(after_default_grace).len(), 1);
+
+    // A rotation with a grace of 1 s: three secrets sign now, only the
+    // newest once the second has passed (checked at a later instant rather
+    // than by sleeping).
+    let reply = api
+        .post(
+            &format!("{path}/secret/rotate"),
+            json!({ "gracePeriodSeconds": 1 }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let newest = reply.body["secret"].as_str().unwrap().to_owned();
+    let endpoint = stored(store.as_ref(), &tenant, id).await;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(endpoint.signing_secrets(now).len(), 3);
+    assert!(receiver_accepts(&endpoint, &newest, now));
+    assert!(receiver_accepts(&endpoint, &new, now));
+    let later = now + Duration::seconds(2);
+    let signing: Vec<&str> = endpoint
+        .signing_secrets(later)
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    // `new` had 1 s, `old` still has its day.
+    assert_eq!(signing, [newest.as_str(), old.as_str()]);
+    assert!(receiver_accepts(&endpoint, &newest, later));
+    assert!(!receiver_accepts(&endpoint, &new, later));
+    let read = api.get(&path).await.body;
+    assert_ne!(read["updatedAt"], created["updatedAt"]);
+    assert!(!read.to_string().contains("whsec_"));
+}
+
+async fn rotation_to_a_given_secret_with_no_grace_replaces_it_at_once(store: Arc<dyn Store>) {
+    let api = Api::new(store.clone());
+    let tenant = unique_tenant();
+    let created = api.create_endpoint(&tenant).await;
+    let id = created["id"].as_str().unwrap();
+    let path = endpoint_path(&tenant, id);
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let chosen = Secret::generate().expose().to_owned();
+    let reply = api
+        .post(
+            &format!("{path}/secret/rotate"),
+            json!({ "secret": chosen, "gracePeriodSeconds": 0 }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body, json!({ "secret": chosen }));
+    let endpoint = stored(store.as_ref(), &tenant, id).await;
+    let now = OffsetDateTime::now_utc();
+    let signing: Vec<&str> = endpoint
+        .signing_secrets(now)
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(signing, [chosen.as_str()]);
+    assert!(receiver_accepts(&endpoint, &chosen, now));
+    assert!(!receiver_accepts(&endpoint, &old, now));
+}
