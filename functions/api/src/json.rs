@@ -7,8 +7,9 @@
 //! misspelt optional field is an error instead of being silently ignored),
 //! and a body over the limit is 413.
 
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -17,6 +18,19 @@ use crate::problem::ApiError;
 
 /// Largest request body the admin API accepts (256 KiB).
 pub const API_BODY_LIMIT: usize = 256 * 1024;
+
+/// The body limit of the routes a [`body_limit`] layer wraps, kept so that
+/// a 413 can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+/// Limits request bodies to `bytes` on the router or route it wraps, and
+/// lets the extractors here name that limit in their 413. Use it instead of
+/// a bare `DefaultBodyLimit::max`, which would leave the 413 quoting the
+/// admin API's 256 KiB.
+pub fn body_limit(bytes: usize) -> (DefaultBodyLimit, Extension<BodyLimit>) {
+    (DefaultBodyLimit::max(bytes), Extension(BodyLimit(bytes)))
+}
 
 /// A required JSON body (`content-type: application/json`).
 #[derive(Debug, Clone)]
@@ -88,12 +102,13 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let limit = req
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(API_BODY_LIMIT, |l| l.0);
     Bytes::from_request(req, state).await.map_err(|rejection| {
-        // The only 413 here is the DefaultBodyLimit installed by the router.
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: API_BODY_LIMIT,
-            }
+            ApiError::PayloadTooLarge { limit }
         } else {
             ApiError::BadRequest(format!(
                 "the request body could not be read: {}",
@@ -170,6 +185,41 @@ mod tests {
     fn field(body: &str) -> (u16, Option<String>) {
         let err = parse::<Body>(body.as_bytes()).unwrap_err();
         (err.status().as_u16(), err.problem().field)
+    }
+
+    #[tokio::test]
+    async fn a_route_limit_is_enforced_and_named_in_the_413() {
+        use axum::Router;
+        use axum::routing::post;
+        use tower::ServiceExt;
+
+        async fn echo(Json(value): Json<serde_json::Value>) -> axum::Json<serde_json::Value> {
+            axum::Json(value)
+        }
+        let app = Router::new()
+            .route("/small", post(echo).layer(body_limit(64)))
+            .route("/big", post(echo))
+            .layer(body_limit(API_BODY_LIMIT));
+        let send = |path: &'static str, len: usize| {
+            let body = serde_json::json!({ "x": "a".repeat(len) }).to_string();
+            let request = Request::post(path)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            app.clone().oneshot(request)
+        };
+        let response = send("/small", 100).await.unwrap();
+        assert_eq!(response.status(), 413);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            problem["detail"],
+            "the request body is larger than 64 bytes"
+        );
+        assert_eq!(send("/big", 100).await.unwrap().status(), 200);
+        assert_eq!(send("/big", API_BODY_LIMIT).await.unwrap().status(), 413);
     }
 
     #[test]

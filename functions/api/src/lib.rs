@@ -19,7 +19,6 @@ pub mod secrets;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use courier::config::Settings;
 use courier::ports::{DeliveryQueue, Store};
 
@@ -58,13 +57,13 @@ pub fn routes(state: ApiState) -> Router {
 
 /// Adds what every route of the API shares: problem answers for unknown
 /// paths (404) and unsupported methods (405), the 256 KiB body limit (a
-/// route may set its own `DefaultBodyLimit`) and the admin token check,
+/// route may set its own with [`json::body_limit`]) and the admin token check,
 /// which runs first so nothing about the API is revealed without it.
 pub fn finish(routes: Router, auth: AdminAuth) -> Router {
     routes
         .method_not_allowed_fallback(problem::method_not_allowed)
         .fallback(problem::not_found)
-        .layer(DefaultBodyLimit::max(json::API_BODY_LIMIT))
+        .layer(json::body_limit(json::API_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             auth,
             auth::require_admin,
