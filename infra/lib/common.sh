@@ -1,10 +1,10 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables used by the sourcing scripts
 # Shared helpers for the infra/ scripts. Source it; it defines functions and a
 # few variables and runs nothing else.
 
 COURIER_INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COURIER_REPO_ROOT="$(cd "$COURIER_INFRA_DIR/.." && pwd)"
-CACHE="${COURIER_CACHE:-$HOME/.cache/courier}"
+CACHE="${COURIER_CACHE:-${HOME:-/root}/.cache/courier}"
 
 log() { printf '[courier %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[courier] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -51,12 +51,12 @@ _emu_wait() {
         cat "$COURIER_EMU_DIR/$name.log" >&2 || true
         printf -- '----- end of %s log -----\n' "$name" >&2
         stop_emulators
-        die "$name did not answer on $endpoint within ${COURIER_EMU_TIMEOUT}s"
+        die "$name did not answer on $endpoint (timeout ${COURIER_EMU_TIMEOUT}s; its log is above)"
     fi
 }
 
 start_emulators() {
-    local ddb_dir ports ddb_port sqs_port t0
+    local ddb_dir ddb_port sqs_port t0
     t0="$(now_s)"
     [[ -n "${COURIER_JAVA:-}" ]] || ensure_java
     ddb_dir="$(dynamodb_local_dir)" || die "DynamoDB Local is not installed (run install_tools first)"
@@ -131,5 +131,6 @@ print_test_env() {
         SAM_CLI_TELEMETRY COURIER_TEST_PYTHON COURIER_TEST_STANDARDWEBHOOKS_VERIFIER; do
         printf 'export %s=%q\n' "$v" "${!v:-}"
     done
+    # shellcheck disable=SC2016 # $PATH is for the shell that sources this
     printf 'export PATH="$PATH:%s"\n' "$CACHE/venv/bin"
 }

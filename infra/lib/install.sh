@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables used by the sourcing scripts
 # Installs the test tools into $CACHE (default ~/.cache/courier), idempotently.
 # Each install is keyed by a stamp file holding what was installed; when the
 # stamp matches, the step is a no-op, and a version bump here (or in

@@ -8,17 +8,17 @@
 //! throttled or a batch times out before any attempt was made, and a
 //! standard queue may hand out a duplicate. So each delivery (queue message,
 //! `msg_` id) has a progress record holding the attempts made and whether it
-//! is done. A first receive (receive count 1) starts at attempt 1 without a
-//! read; any later receive reads the record. After an attempt, the record is
-//! advanced with a conditional write that only succeeds if nobody recorded
-//! that attempt first — a concurrent duplicate loses and logs nothing. A
-//! duplicate received after the delivery is done is acknowledged without a
-//! POST. A duplicate that races the very first attempt can still reach the
-//! receiver twice with the same `webhook-id` (at-least-once); receivers
-//! deduplicate on that header, as Standard Webhooks asks.
+//! is done, read (one strongly consistent read) before every attempt. After
+//! an attempt, the record is advanced with a conditional write that only
+//! succeeds if nobody recorded that attempt first — a concurrent duplicate
+//! loses and logs nothing. A duplicate received after the delivery is done
+//! is acknowledged without a POST. Two copies handled at the very same time
+//! can both reach the receiver, with the same `webhook-id` (at-least-once);
+//! receivers deduplicate on that header, as Standard Webhooks asks.
 //!
 //! # Writes per delivery
-//! A delivery that succeeds on its first attempt costs 3 DynamoDB writes:
+//! A delivery that succeeds on its first attempt costs one read (progress)
+//! plus the endpoint's read, shared by its messages in the batch, and 3 writes:
 //! the progress record, the log entry and the daily statistics (the last is
 //! shared by all attempts of the same endpoint and day within a batch). The
 //! endpoint item is only written when its failure counter changes, or when
@@ -177,14 +177,7 @@ impl Deliverer {
     }
 
     /// The attempts already made, or `None` when the delivery is done.
-    async fn attempts_made(
-        &self,
-        message: &DeliveryMessage,
-        receive_count: u32,
-    ) -> Result<Option<u32>, StoreError> {
-        if receive_count <= 1 {
-            return Ok(Some(0));
-        }
+    async fn attempts_made(&self, message: &DeliveryMessage) -> Result<Option<u32>, StoreError> {
         let max = self.settings.retry_schedule.max_attempts();
         Ok(match self.store.progress(message.message_id).await? {
             Some(p) if p.done || p.attempts >= max => None,
@@ -200,7 +193,7 @@ impl Deliverer {
         endpoint: Option<&Endpoint>,
     ) -> Handled {
         let id = received.queue_message_id.clone();
-        let previous = match self.attempts_made(&message, received.receive_count).await {
+        let previous = match self.attempts_made(&message).await {
             Ok(Some(n)) => n,
             Ok(None) => {
                 tracing::info!(message_id = %message.message_id, "duplicate of a finished delivery acknowledged");

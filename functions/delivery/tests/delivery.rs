@@ -1,0 +1,345 @@
+//! The delivery function against a loopback receiver, on both backends
+//! (embedded; DynamoDB Local + moto SQS). Each scenario is written once.
+
+mod harness;
+
+use std::time::Duration;
+
+use courier::attempt::{AttemptStatus, ErrorClass};
+use courier::endpoint::{DisabledReason, Endpoint};
+use courier::message::Trigger;
+
+use courier::signing::Secret;
+use courier_testkit::{Reply, TestBackend};
+use harness::{Harness, fast_settings};
+use time::OffsetDateTime;
+
+const QUIET: Duration = Duration::from_millis(2500);
+const TIMEOUT: Duration = Duration::from_secs(40);
+
+pub async fn permanently_failing_endpoint_gets_three_attempts(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    h.receiver.set_default(Reply::status(500));
+    let ep = h.endpoint().await;
+    let message = h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 3, QUIET, TIMEOUT).await;
+
+    assert_eq!(log.iter().map(|e| e.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        log.iter().map(|e| e.trigger).collect::<Vec<_>>(),
+        [Trigger::Event, Trigger::Retry, Trigger::Retry]
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.status == AttemptStatus::Failed && e.http_status == Some(500))
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.error_class == Some(ErrorClass::ServerError))
+    );
+    assert!(log[0].next_attempt_at.is_some() && log[1].next_attempt_at.is_some());
+    assert_eq!(log[2].next_attempt_at, None, "the last attempt is final");
+
+    let requests = h.receiver.requests();
+    assert_eq!(requests.len(), 3, "exactly three POSTs");
+    let ids: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == message.event.id.as_str()),
+        "same webhook-id on every attempt"
+    );
+    let attempts: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("webhook-attempt").unwrap().to_owned())
+        .collect();
+    assert_eq!(attempts, ["1", "2", "3"]);
+    assert_eq!(
+        requests[0].body, requests[2].body,
+        "identical body bytes on every attempt"
+    );
+    let gap1 = requests[1].arrived - requests[0].arrived;
+    let gap2 = requests[2].arrived - requests[1].arrived;
+    assert!(
+        gap1 >= Duration::from_secs(1),
+        "first retry came after {gap1:?}"
+    );
+    assert!(
+        gap2 >= Duration::from_secs(2),
+        "second retry came after {gap2:?}"
+    );
+    assert_eq!(h.reload(&ep).await.consecutive_failures, 3);
+}
+
+pub async fn flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    h.receiver.respond_with(vec![Reply::status(503)]);
+    let ep = h.endpoint().await;
+    h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 2, QUIET, TIMEOUT).await;
+    assert_eq!(
+        log.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [AttemptStatus::Failed, AttemptStatus::Succeeded]
+    );
+    assert_eq!(log[1].attempt, 2);
+    assert_eq!(h.receiver.requests().len(), 2);
+    let ep = h.reload(&ep).await;
+    assert_eq!(ep.consecutive_failures, 0);
+    assert!(ep.enabled);
+    assert!(ep.last_attempt_at.is_some());
+}
+
+pub async fn ten_consecutive_failures_disable_the_endpoint_and_later_messages_are_skipped(
+    b: &dyn TestBackend,
+) {
+    let settings = courier::config::Settings {
+        retry_schedule: "".parse().unwrap(),
+        ..fast_settings()
+    };
+    let h = Harness::new(b, settings).await;
+    h.receiver.set_default(Reply::status(500));
+    let ep = h.endpoint().await;
+    for _ in 0..10 {
+        h.enqueue(&ep).await;
+    }
+    h.pump_until(&ep, 10, QUIET, TIMEOUT).await;
+    let reloaded = h.reload(&ep).await;
+    assert!(!reloaded.enabled);
+    assert_eq!(
+        reloaded.disabled_reason,
+        Some(DisabledReason::ConsecutiveFailures)
+    );
+    assert_eq!(reloaded.consecutive_failures, 10);
+
+    h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 11, QUIET, TIMEOUT).await;
+    assert_eq!(log.last().unwrap().status, AttemptStatus::Skipped);
+    assert_eq!(
+        h.receiver.requests().len(),
+        10,
+        "nothing is sent to a disabled endpoint"
+    );
+}
+
+pub async fn gone_disables_at_once(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    h.receiver.set_default(Reply::status(410));
+    let ep = h.endpoint().await;
+    h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 1, QUIET, TIMEOUT).await;
+    assert_eq!(log.len(), 1, "410 is never retried");
+    assert_eq!(log[0].status, AttemptStatus::Failed);
+    let reloaded = h.reload(&ep).await;
+    assert!(!reloaded.enabled);
+    assert_eq!(reloaded.disabled_reason, Some(DisabledReason::Gone));
+    h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 2, QUIET, TIMEOUT).await;
+    assert_eq!(log[1].status, AttemptStatus::Skipped);
+    assert_eq!(h.receiver.requests().len(), 1);
+}
+
+pub async fn redirects_and_timeouts_count_as_failures(b: &dyn TestBackend) {
+    let settings = courier::config::Settings {
+        retry_schedule: "".parse().unwrap(),
+        ..fast_settings()
+    };
+    let h = Harness::new(b, settings).await;
+    h.receiver.respond_with(vec![
+        Reply::redirect("https://example.com/elsewhere"),
+        Reply::status(200).after(Duration::from_millis(2500)),
+    ]);
+    let ep = h.endpoint().await;
+    h.enqueue(&ep).await;
+    h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 2, QUIET, TIMEOUT).await;
+    assert_eq!(log[0].error_class, Some(ErrorClass::Redirect));
+    assert_eq!(log[0].http_status, Some(302));
+    assert_eq!(log[1].error_class, Some(ErrorClass::Timeout));
+    assert_eq!(log[1].http_status, None);
+    assert!(log.iter().all(|e| e.status == AttemptStatus::Failed));
+    assert_eq!(
+        h.receiver.requests().len(),
+        2,
+        "the redirect was not followed"
+    );
+    assert_eq!(h.reload(&ep).await.consecutive_failures, 2);
+}
+
+pub async fn a_duplicate_of_a_delivered_message_is_not_posted_again(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    let ep = h.endpoint().await;
+    let message = h.enqueue(&ep).await;
+    h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    // SQS may hand out a copy of a message that was already handled.
+    h.queue
+        .enqueue(std::slice::from_ref(&message))
+        .await
+        .unwrap();
+    h.pump_until(&ep, 1, QUIET, TIMEOUT).await;
+    assert_eq!(h.receiver.requests().len(), 1);
+    assert_eq!(h.log(&ep).await.len(), 1);
+}
+
+pub async fn deleted_endpoints_are_skipped_and_test_events_reach_disabled_ones(
+    b: &dyn TestBackend,
+) {
+    let h = Harness::new(b, fast_settings()).await;
+    let ep = h.endpoint().await;
+    let mut disabled = ep.clone();
+    disabled.set_enabled(false);
+    disabled.revision += 1;
+    h.store.update_endpoint(&ep, &disabled).await.unwrap();
+    let test = courier::message::DeliveryMessage::new(ep.id, Trigger::Test, h.event());
+    h.queue.enqueue(std::slice::from_ref(&test)).await.unwrap();
+    let log = h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    assert_eq!(log[0].status, AttemptStatus::Succeeded);
+    assert_eq!(log[0].trigger, Trigger::Test);
+
+    let gone = h.endpoint().await;
+    h.enqueue(&gone).await;
+    assert!(h.store.delete_endpoint(&h.tenant, gone.id).await.unwrap());
+    let log = h.pump_until(&gone, 1, QUIET, TIMEOUT).await;
+    assert_eq!(log[0].status, AttemptStatus::Skipped);
+    assert_eq!(h.receiver.requests().len(), 1);
+}
+
+pub async fn unparseable_messages_are_never_acknowledged(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    let batch = vec![courier::message::ReceivedMessage {
+        queue_message_id: "m1".into(),
+        receipt: "r1".into(),
+        body: "{not json".into(),
+        receive_count: 1,
+    }];
+    assert_eq!(
+        h.deliverer.handle_batch(batch).await,
+        vec!["m1".to_string()]
+    );
+}
+
+pub async fn ssrf_corpus_is_blocked_with_the_guard_on(b: &dyn TestBackend) {
+    let settings = courier::config::Settings {
+        allow_private_targets: false,
+        retry_schedule: "".parse().unwrap(),
+        ..fast_settings()
+    };
+    let h = Harness::new(b, settings).await;
+    let port = h.receiver.addr().port();
+    let hosts = [
+        "127.0.0.1",
+        "0.0.0.0",
+        "[::1]",
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "[fc00::1]",
+        "[fe80::1]",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "0x7f000001",
+        "017700000001",
+        "localhost",
+    ];
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    for host in hosts {
+        // Stored directly: the API would refuse these URLs before delivery.
+        let ep = h.endpoint_at(&format!("https://{host}:{port}/hook")).await;
+        h.enqueue(&ep).await;
+        endpoints.push(ep);
+    }
+    for ep in &endpoints {
+        let log = h.pump_until(ep, 1, Duration::ZERO, TIMEOUT).await;
+        assert_eq!(
+            log[0].error_class,
+            Some(ErrorClass::Blocked),
+            "{} was not blocked: {:?}",
+            ep.url,
+            log[0].error
+        );
+        assert_eq!(log[0].status, AttemptStatus::Failed);
+    }
+    assert!(
+        h.receiver.requests().is_empty(),
+        "a blocked target was contacted"
+    );
+}
+
+pub async fn signatures_verify_with_the_official_library_during_a_rotation(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    let ep = h.endpoint().await;
+    let old = ep.current_secret().clone();
+    let new = Secret::generate();
+    let mut rotated = ep.clone();
+    rotated.rotate_secret(
+        new.clone(),
+        time::Duration::hours(1),
+        OffsetDateTime::now_utc(),
+    );
+    rotated.revision += 1;
+    h.store.update_endpoint(&ep, &rotated).await.unwrap();
+    h.enqueue(&ep).await;
+    h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    let request = h.receiver.requests().remove(0);
+    let signature = request.header("webhook-signature").unwrap().to_owned();
+    assert_eq!(
+        signature.split(' ').count(),
+        2,
+        "one signature per valid secret"
+    );
+    let cases: Vec<serde_json::Value> = [&old, &new]
+        .iter()
+        .map(|secret| {
+            serde_json::json!({
+                "secret": secret.expose(),
+                "headers": {
+                    "webhook-id": request.header("webhook-id").unwrap(),
+                    "webhook-timestamp": request.header("webhook-timestamp").unwrap(),
+                    "webhook-signature": signature,
+                },
+                "body": request.body_text(),
+            })
+        })
+        .collect();
+    courier_testkit::standardwebhooks::verify_all(&cases);
+    // The simple header verifies with the current secret.
+    courier::signing::verify_simple(
+        &new,
+        request.header("x-webhook-signature").unwrap(),
+        &request.body,
+    )
+    .unwrap();
+}
+
+macro_rules! delivery_tests {
+    ($mod_name:ident, $backend:expr) => {
+        mod $mod_name {
+            delivery_tests!(@each $backend;
+                permanently_failing_endpoint_gets_three_attempts,
+                flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter,
+                ten_consecutive_failures_disable_the_endpoint_and_later_messages_are_skipped,
+                gone_disables_at_once,
+                redirects_and_timeouts_count_as_failures,
+                a_duplicate_of_a_delivered_message_is_not_posted_again,
+                deleted_endpoints_are_skipped_and_test_events_reach_disabled_ones,
+                unparseable_messages_are_never_acknowledged,
+                ssrf_corpus_is_blocked_with_the_guard_on,
+                signatures_verify_with_the_official_library_during_a_rotation,
+            );
+        }
+    };
+    (@each $backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(&$backend).await;
+            }
+        )*
+    };
+}
+
+delivery_tests!(embedded, courier_testkit::EmbeddedTestBackend);
+delivery_tests!(aws, courier_testkit::AwsTestBackend);

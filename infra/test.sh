@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Runs every courier test on a fresh machine: the one command for CI (.ci/run)
+# and for developers.
+#
+#   infra/test.sh                  everything
+#   infra/test.sh -- -p courier    extra args go to `cargo test` (then the
+#                                  conformance counts are reported, not enforced)
+#
+# Steps, failing fast: install tools into ${COURIER_CACHE:-~/.cache/courier}
+# (no-op when present) -> self-test of infra/tools/verify_standardwebhooks.py
+# -> cargo fmt --check -> cargo clippy -D warnings ->
+# start DynamoDB Local + moto SQS on free loopback ports -> cargo test
+# --workspace (log: target/courier-test/cargo-test.log) -> conformance counts
+# (embedded == aws > 0) -> sam validate --lint.
+#
+# Env: COURIER_TEST_SKIP_LINT=1 skips fmt and clippy (quick local runs).
+#      COURIER_CACHE=DIR       where the tools are installed.
+#      COURIER_EMU_TIMEOUT=S   how long an emulator may take to answer (60).
+#      COURIER_KEEP_EMU_LOGS=1 keep the emulator logs' temp dir (always kept
+#                              when the run fails).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=SCRIPTDIR/lib/install.sh
+source "$COURIER_INFRA_DIR/lib/install.sh"
+# shellcheck source=SCRIPTDIR/lib/emulators.sh
+source "$COURIER_INFRA_DIR/lib/emulators.sh"
+# shellcheck source=SCRIPTDIR/lib/cargo_results.sh
+source "$COURIER_INFRA_DIR/lib/cargo_results.sh"
+
+CARGO_TEST_ARGS=()
+while (($#)); do
+    case "$1" in
+    --) shift; CARGO_TEST_ARGS=("$@"); break ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown argument: $1 (cargo test arguments go after --)" ;;
+    esac
+done
+
+cd "$COURIER_REPO_ROOT"
+RUN_DIR="${CARGO_TARGET_DIR:-$COURIER_REPO_ROOT/target}/courier-test"
+CARGO_LOG="$RUN_DIR/cargo-test.log"
+mkdir -p "$RUN_DIR"
+
+T_START="$(now_s)"
+STEP=""       # the step running now; named in the summary when it fails
+DONE=()       # "name ok (Ns)" of the steps that passed
+STEP_NOTE=""  # a step may set this to add a detail to its DONE entry
+TOTALS=""     # "passed failed ignored" over every cargo test binary
+
+join_list() {
+    local out="" x
+    for x in "$@"; do out+="${out:+, }$x"; done
+    echo "${out:-none}"
+}
+
+on_exit() {
+    local rc=$? p f g
+    trap - EXIT INT TERM
+    if ((rc != 0)) && [[ -n "$COURIER_EMU_DIR" && -d "$COURIER_EMU_DIR" ]]; then
+        COURIER_KEEP_EMU_LOGS=1
+        log "emulator logs kept in $COURIER_EMU_DIR"
+    fi
+    stop_emulators
+    echo
+    if ((rc == 0)); then
+        printf 'courier tests: PASSED in %ss -- %s\n' "$(($(now_s) - T_START))" "$(join_list "${DONE[@]}")"
+    else
+        printf 'courier tests: FAILED at step "%s" (exit %s) after %ss -- passed before it: %s\n' \
+            "${STEP:-setup}" "$rc" "$(($(now_s) - T_START))" "$(join_list "${DONE[@]}")"
+    fi
+    if [[ -n "$TOTALS" ]]; then
+        read -r p f g <<<"$TOTALS"
+        echo "tests: $p passed, $f failed, $g skipped"
+    fi
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# step NAME CMD... : runs CMD as the named step; fails the script if it fails.
+step() {
+    local name="$1" t0 rc=0
+    shift
+    STEP="$name"
+    t0="$(now_s)"
+    log "==> $name"
+    "$@" || rc=$?
+    if ((rc != 0)); then
+        log "FAILED: $name (exit $rc)"
+        exit "$rc"
+    fi
+    DONE+=("$name ok${STEP_NOTE:+ [$STEP_NOTE]} ($(($(now_s) - t0))s)")
+    STEP_NOTE=""
+}
+
+run_cargo_test() {
+    local rc=0
+    local -a cmd=(cargo test --workspace)
+    ((${#CARGO_TEST_ARGS[@]})) && cmd=(cargo test "${CARGO_TEST_ARGS[@]}")
+    log "${cmd[*]}  (full output: ${CARGO_LOG#"$COURIER_REPO_ROOT"/})"
+    "${cmd[@]}" 2>&1 | tee "$CARGO_LOG" || rc=$?
+    TOTALS="$(totals_from_log "$CARGO_LOG")"
+    return "$rc"
+}
+
+check_conformance() {
+    local embedded aws
+    embedded="$(passed_in_test_binary "$CARGO_LOG" conformance_embedded)"
+    aws="$(passed_in_test_binary "$CARGO_LOG" conformance_aws)"
+    echo "conformance: embedded=$embedded aws=$aws"
+    STEP_NOTE="embedded=$embedded aws=$aws"
+    if ((${#CARGO_TEST_ARGS[@]})); then
+        log "cargo test arguments given: conformance counts not enforced"
+        return 0
+    fi
+    if ((embedded == 0 || aws == 0)); then
+        log "a conformance suite ran no test (shared/testkit/tests/conformance_{embedded,aws}.rs)"
+        return 1
+    fi
+    if ((embedded != aws)); then
+        log "the conformance suites differ: embedded adapters passed $embedded, AWS adapters $aws"
+        return 1
+    fi
+}
+
+sam_validate() {
+    [[ -f template.yaml ]] || { log "template.yaml not found at the repo root"; return 1; }
+    AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+        "$CACHE/sam-venv/bin/sam" validate --lint --template template.yaml
+}
+
+step "install tools" install_tools
+export_test_env
+step "verifier self-test" "$COURIER_TEST_PYTHON" "$COURIER_INFRA_DIR/tools/selftest_verify_standardwebhooks.py"
+if [[ "${COURIER_TEST_SKIP_LINT:-0}" == 1 ]]; then
+    log "COURIER_TEST_SKIP_LINT=1: skipping cargo fmt and cargo clippy"
+    DONE+=("fmt/clippy skipped")
+else
+    step "cargo fmt" cargo fmt --all -- --check
+    step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+fi
+step "start emulators" start_emulators
+step "cargo test" run_cargo_test
+stop_emulators
+step "conformance" check_conformance
+step "sam validate" sam_validate
+STEP=""
