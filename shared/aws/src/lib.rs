@@ -15,9 +15,32 @@ pub use counter::{CallCounter, CountCalls};
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
 
-/// The full text of an SDK error (its sources included), for
-/// [`courier::ports::StoreError::Unavailable`] and logs. The SDK's errors
-/// describe the request, never item contents.
+/// The text of an SDK error and its sources (`service error:
+/// ConditionalCheckFailedException: ...`), for
+/// [`courier::ports::StoreError::Unavailable`] and logs. Display only: no
+/// `Debug` dumps of raw responses, and SDK errors never carry item contents.
 pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn error_text_names_every_source() {
+        let e = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(error_text(&e), "outer: connection refused");
+    }
 }

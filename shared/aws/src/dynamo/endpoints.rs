@@ -12,7 +12,8 @@ use courier::ports::{EndpointOutcome, EndpointStore, OutcomeRecorded, Page, Stor
 use futures::future::try_join_all;
 
 use super::{
-    DynamoStore, Item, from_item, get_s, key, n, s, to_item, transaction_cancelled, unavailable,
+    DynamoStore, Item, first_condition_failed, from_item, get_s, key, n, s, to_item,
+    transaction_cancelled, unavailable,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY};
 
@@ -180,7 +181,9 @@ impl EndpointStore for DynamoStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if transaction_cancelled(&e) => Err(StoreError::AlreadyExists),
+            Err(e) if first_condition_failed(&e) => Err(StoreError::AlreadyExists),
+            // Someone else is writing the same new endpoint right now.
+            Err(e) if transaction_cancelled(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable(e)),
         }
     }

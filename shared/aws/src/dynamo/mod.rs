@@ -142,6 +142,18 @@ fn transaction_cancelled<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
     }
 }
 
+/// True when a transaction was cancelled by the condition of its first
+/// item (the endpoint item; the rest are subscription items).
+fn first_condition_failed<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .first()
+            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
 /// A struct as an item (camelCase attributes, as serde writes them).
 fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value)
