@@ -7,13 +7,13 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use courier::endpoint::Endpoint;
 use courier::event_type::{EventTypeFilter, EventTypeName};
 use courier::ids::{EndpointId, TenantId};
-use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor};
+use courier::paging::{MAX_PAGE, decode_cursor};
 use courier::ports::{EndpointOutcome, EndpointStore, OutcomeRecorded, Page, StoreError};
 use futures::future::try_join_all;
 
 use super::{
-    DynamoStore, Item, first_condition_failed, from_item, get_s, key, n, s, to_item,
-    transaction_cancelled, unavailable,
+    DynamoStore, Item, first_condition_failed, from_item, get_s, into_page, key, n, query_all,
+    query_first, s, to_item, transaction_cancelled, unavailable,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY};
 
@@ -124,37 +124,28 @@ impl DynamoStore {
 
     /// The endpoint ids in one subscription partition, every page of it.
     async fn subscribers(&self, pk: String) -> Result<Vec<EndpointId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.endpoints_table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(pk.as_str()))
-                .projection_expression("#sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items() {
-                let id = get_s(item, SORT_KEY)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.endpoints_table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(pk.as_str()))
+            .projection_expression("#sk")
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .iter()
+            .map(|item| {
+                get_s(item, SORT_KEY)
                     .and_then(|sk| sk.strip_prefix("EP#"))
                     .and_then(|id| id.parse().ok())
                     .ok_or_else(|| {
                         StoreError::Unavailable(format!("malformed subscription item in {pk}"))
-                    })?;
-                ids.push(id);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(ids),
-            }
-        }
+                    })
+            })
+            .collect()
     }
 }
 
@@ -173,13 +164,7 @@ impl EndpointStore for DynamoStore {
         for filter in indexed_filters(endpoint) {
             items.push(self.put_subscription(&endpoint.tenant_id, &filter, endpoint.id)?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.transact(items).await {
             Ok(_) => Ok(()),
             Err(e) if first_condition_failed(&e) => Err(StoreError::AlreadyExists),
             // Someone else is writing the same new endpoint right now.
@@ -205,7 +190,7 @@ impl EndpointStore for DynamoStore {
         let limit = limit.clamp(1, MAX_PAGE);
         // The cursor names only an endpoint id; the partition is always the
         // caller's tenant, so a cursor cannot reach another tenant's items.
-        let mut start = match cursor {
+        let start = match cursor {
             Some(c) => {
                 let after: EndpointId = decode_cursor(c)?
                     .parse()
@@ -214,39 +199,22 @@ impl EndpointStore for DynamoStore {
             }
             None => None,
         };
-        let mut items: Vec<Endpoint> = Vec::new();
-        // One more than a page tells whether there is a next page.
-        while items.len() <= limit {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.endpoints_table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":ep", s("EP#"))
-                .limit((limit + 1 - items.len()) as i32)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|ep| encode_cursor(&ep.id.to_string()))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let query = self
+            .client
+            .query()
+            .table_name(&self.endpoints_table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+            .expression_attribute_values(":ep", s("EP#"))
+            .consistent_read(true);
+        let items = query_first(query, start, limit + 1)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<Endpoint>, _>>()?;
+        Ok(into_page(items, limit, |ep| ep.id.to_string()))
     }
 
     async fn update_endpoint(
@@ -291,13 +259,7 @@ impl EndpointStore for DynamoStore {
         for filter in old.difference(&new) {
             items.push(self.delete_subscription(&previous.tenant_id, filter, previous.id)?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.transact(items).await {
             Ok(_) => Ok(()),
             Err(e) if transaction_cancelled(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable(e)),
@@ -324,13 +286,7 @@ impl EndpointStore for DynamoStore {
             for filter in all_filters(&ep) {
                 items.push(self.delete_subscription(tenant, &filter, id)?);
             }
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
+            match self.transact(items).await {
                 Ok(_) => return Ok(true),
                 Err(e) if transaction_cancelled(&e) => continue,
                 Err(e) => return Err(unavailable(e)),

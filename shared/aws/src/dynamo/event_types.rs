@@ -3,10 +3,13 @@
 
 use async_trait::async_trait;
 use courier::event_type::{EventType, EventTypeName};
-use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor};
+use courier::paging::{MAX_PAGE, decode_cursor};
 use courier::ports::{EventTypeStore, Page, StoreError};
 
-use super::{DynamoStore, Item, condition_failed, from_item, key, s, to_item, unavailable};
+use super::{
+    DynamoStore, Item, condition_failed, from_item, into_page, key, query_first, s, to_item,
+    unavailable,
+};
 use crate::schema::PARTITION_KEY;
 
 const EVENT_TYPE_PK: &str = "EVENTTYPE";
@@ -55,7 +58,7 @@ impl EventTypeStore for DynamoStore {
         cursor: Option<&str>,
     ) -> Result<Page<EventType>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let mut start = match cursor {
+        let start = match cursor {
             Some(c) => {
                 let after: EventTypeName = decode_cursor(c)?
                     .parse()
@@ -64,37 +67,20 @@ impl EventTypeStore for DynamoStore {
             }
             None => None,
         };
-        let mut items: Vec<EventType> = Vec::new();
-        // One more than a page tells whether there is a next page.
-        while items.len() <= limit {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.endpoints_table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_values(":pk", s(EVENT_TYPE_PK))
-                .limit((limit + 1 - items.len()) as i32)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|t| encode_cursor(t.name.as_str()))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let query = self
+            .client
+            .query()
+            .table_name(&self.endpoints_table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":pk", s(EVENT_TYPE_PK))
+            .consistent_read(true);
+        let items = query_first(query, start, limit + 1)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<EventType>, _>>()?;
+        Ok(into_page(items, limit, |t| t.name.to_string()))
     }
 
     async fn delete_event_type(&self, name: &EventTypeName) -> Result<bool, StoreError> {

@@ -8,11 +8,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use courier::attempt::{DeliveryAttempt, DeliveryQuery, StatusFilter};
 use courier::ids::{DeliveryId, EndpointId, TenantId};
-use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor, ulid_floor, unix_seconds};
+use courier::paging::{MAX_PAGE, decode_cursor, ulid_floor, unix_seconds};
 use courier::ports::{DeliveryLog, Page, StoreError};
 use ulid::Ulid;
 
-use super::{DynamoStore, Item, from_item, key, n, now_secs, s, to_item, unavailable, unexpired};
+use super::{
+    DynamoStore, Item, from_item, into_page, key, n, now_secs, s, to_item, unavailable, unexpired,
+};
 use crate::schema::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
 /// The entry's exact expiry; `expiresAt` holds it in whole seconds for TTL.
@@ -244,12 +246,6 @@ impl DeliveryLog for DynamoStore {
             }
             read_size = (read_size * 2).min(MAX_READ);
         }
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|a| encode_cursor(&a.id.to_string()))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(into_page(items, limit, |a| a.id.to_string()))
     }
 }

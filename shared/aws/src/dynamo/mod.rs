@@ -37,10 +37,13 @@ mod stats;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::AttributeValue;
-use courier::ports::StoreError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use courier::paging::encode_cursor;
+use courier::ports::{Page, StoreError};
 use time::OffsetDateTime;
 
 use crate::error_text;
@@ -72,6 +75,76 @@ impl DynamoStore {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// Writes `items` all or nothing.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Every item `query` selects, page after page.
+async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let out = query
+            .clone()
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        items.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return Ok(items),
+        }
+    }
+}
+
+/// The first `n` items `query` (without a filter) selects after `start`,
+/// fewer at the end of the partition; reads no more than that.
+async fn query_first(
+    query: QueryFluentBuilder,
+    mut start: Option<Item>,
+    n: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    while items.len() < n {
+        let out = query
+            .clone()
+            .limit((n - items.len()) as i32)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        items.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    Ok(items)
+}
+
+/// A page of `limit` from up to `limit + 1` items in list order: the extra
+/// item only tells that another page follows, whose cursor is the sort key
+/// of the page's last item.
+fn into_page<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|item| encode_cursor(&sort_key(item)))
+    } else {
+        None
+    };
+    Page { items, next_cursor }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

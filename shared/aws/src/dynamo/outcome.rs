@@ -172,13 +172,7 @@ impl DynamoStore {
         for filter in all_filters(ep) {
             items.push(self.delete_subscription(&ep.tenant_id, &filter, ep.id)?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.transact(items).await {
             Ok(_) => Ok(true),
             Err(e) if transaction_cancelled(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),

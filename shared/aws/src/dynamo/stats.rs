@@ -11,7 +11,7 @@ use courier::stats::{DailyStats, STATS_RETENTION_DAYS, StatsDelta};
 use time::macros::format_description;
 use time::{Date, Duration};
 
-use super::{DynamoStore, Item, get_n, get_s, key, n, now_secs, s, unavailable};
+use super::{DynamoStore, Item, get_n, get_s, key, n, now_secs, query_all, s, unavailable};
 use crate::schema::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
 const DAY_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -106,35 +106,25 @@ impl StatsStore for DynamoStore {
         if to < from {
             return Ok(vec![]);
         }
-        let mut days = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.deliveries_table)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                // Days past retention may linger until TTL removes them.
-                .filter_expression("#exp > :now")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
-                .expression_attribute_values(":pk", s(stats_pk(tenant, endpoint)))
-                .expression_attribute_values(":from", s(day_sk(from)?))
-                .expression_attribute_values(":to", s(day_sk(to)?))
-                .expression_attribute_values(":now", n(now_secs()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items() {
-                days.push(stats_from_item(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(days),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.deliveries_table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            // Days past retention may linger until TTL removes them.
+            .filter_expression("#exp > :now")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+            .expression_attribute_values(":pk", s(stats_pk(tenant, endpoint)))
+            .expression_attribute_values(":from", s(day_sk(from)?))
+            .expression_attribute_values(":to", s(day_sk(to)?))
+            .expression_attribute_values(":now", n(now_secs()))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .iter()
+            .map(stats_from_item)
+            .collect()
     }
 }
