@@ -1,0 +1,124 @@
+//! At the real default schedule (`60,600`) the delivery function asks the
+//! queue for a 60 s visibility after the first failure, 600 s after the
+//! second, and acknowledges after the third — checked on the calls it makes,
+//! without waiting for them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use courier::config::Settings;
+use courier::embedded::EmbeddedStore;
+use courier::endpoint::Endpoint;
+use courier::event::{Event, to_millis};
+use courier::event_type::EventTypeFilter;
+use courier::ids::EventId;
+use courier::message::{DeliveryMessage, ReceivedMessage, Trigger};
+use courier::ports::{DeliveryQueue, EndpointStore, QueueError};
+use courier_delivery::Deliverer;
+use courier_testkit::{Receiver, Reply};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+#[derive(Default)]
+struct RecordingQueue {
+    retries: Mutex<Vec<(String, Duration)>>,
+}
+
+#[async_trait]
+impl DeliveryQueue for RecordingQueue {
+    async fn enqueue(&self, _: &[DeliveryMessage]) -> Result<(), QueueError> {
+        Ok(())
+    }
+    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        self.retries
+            .lock()
+            .unwrap()
+            .push((receipt.to_owned(), delay));
+        Ok(())
+    }
+}
+
+/// A deliverer at the default settings, a queue recording its retry calls,
+/// and one queued message for an endpoint that always answers 500.
+async fn failing_delivery() -> (Deliverer, Arc<RecordingQueue>, Receiver, DeliveryMessage) {
+    let settings = Settings {
+        allow_private_targets: true,
+        ..Settings::default()
+    };
+    assert_eq!(
+        settings.retry_schedule.to_string(),
+        "60,600",
+        "the real default"
+    );
+    let store = Arc::new(EmbeddedStore::new());
+    let queue = Arc::new(RecordingQueue::default());
+    let deliverer = Deliverer::new(store.clone(), queue.clone(), settings).unwrap();
+    let receiver = Receiver::start().await;
+    receiver.set_default(Reply::status(500));
+    let tenant: courier::ids::TenantId = "t1".parse().unwrap();
+    let ep = Endpoint::new(
+        tenant.clone(),
+        receiver.url(),
+        vec![EventTypeFilter::All],
+        OffsetDateTime::now_utc(),
+    );
+    store.create_endpoint(&ep).await.unwrap();
+    let event = Event {
+        id: EventId::generate(),
+        tenant_id: tenant,
+        event_type: "booking.created".parse().unwrap(),
+        created_at: to_millis(OffsetDateTime::now_utc()),
+        data: RawValue::from_string("{}".into()).unwrap(),
+    };
+    (
+        deliverer,
+        queue,
+        receiver,
+        DeliveryMessage::new(ep.id, Trigger::Event, event),
+    )
+}
+
+#[tokio::test]
+async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledges() {
+    let (deliverer, queue, receiver, message) = failing_delivery().await;
+    // SQS redelivers the same message with a growing receive count and a
+    // new receipt handle each time.
+    let receive = |n: u32| ReceivedMessage {
+        queue_message_id: "sqs-1".into(),
+        receipt: format!("receipt-{n}"),
+        body: message.to_json(),
+        receive_count: n,
+    };
+
+    assert_eq!(deliverer.handle_batch(vec![receive(1)]).await, ["sqs-1"]);
+    assert_eq!(deliverer.handle_batch(vec![receive(2)]).await, ["sqs-1"]);
+    assert!(
+        deliverer.handle_batch(vec![receive(3)]).await.is_empty(),
+        "the last attempt is acknowledged"
+    );
+    assert_eq!(
+        *queue.retries.lock().unwrap(),
+        [
+            ("receipt-1".to_string(), Duration::from_secs(60)),
+            ("receipt-2".to_string(), Duration::from_secs(600))
+        ]
+    );
+    assert_eq!(receiver.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn an_inflated_receive_count_does_not_skip_attempts() {
+    // Throttled redeliveries raise the receive count without any attempt.
+    let (deliverer, queue, receiver, message) = failing_delivery().await;
+    let received = ReceivedMessage {
+        queue_message_id: "m".into(),
+        receipt: "r".into(),
+        body: message.to_json(),
+        receive_count: 7,
+    };
+    deliverer.handle_batch(vec![received]).await;
+    let request = receiver.requests().remove(0);
+    assert_eq!(request.header("webhook-attempt"), Some("1"));
+    assert_eq!(queue.retries.lock().unwrap()[0].1, Duration::from_secs(60));
+}
