@@ -8,7 +8,7 @@ use courier::event::Event;
 use courier::ids::EndpointId;
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::{DeliveryQueue, QueueError};
-use courier_aws::{CallCounter, SqsQueue};
+use courier_aws::{CallCounter, SqsQueue, schema};
 use courier_testkit::aws;
 use courier_testkit::conformance::{event, unique_tenant};
 use serde_json::value::RawValue;
@@ -67,4 +67,37 @@ async fn messages_sqs_refuses_are_reported_and_the_rest_enqueued() {
         other => panic!("expected NotEnqueued, got {other:?}"),
     }
     assert_eq!(queued(&sqs, &urls.queue_url).await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_received_too_often_moves_to_the_dead_letter_queue() {
+    let (_, sqs) = aws::clients(None);
+    let urls = aws::new_queue(&sqs, Duration::from_secs(30)).await;
+    let queue = SqsQueue::new(sqs.clone(), &urls.queue_url);
+    let sent = messages(1);
+    queue.enqueue(&sent).await.unwrap();
+    for round in 1..=schema::MAX_RECEIVE_COUNT {
+        let got = queue
+            .receive(10, Duration::from_secs(1), None)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1, "receive {round}");
+        assert_eq!(got[0].receive_count, round);
+        // Visible again at once, as after a failed delivery.
+        queue
+            .retry_after(&got[0].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(
+        queue
+            .receive(10, Duration::from_secs(1), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dlq = SqsQueue::new(sqs, &urls.dead_letter_queue_url);
+    let dead = dlq.receive(10, Duration::from_secs(1), None).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(DeliveryMessage::from_json(&dead[0].body).unwrap(), sent[0]);
 }
