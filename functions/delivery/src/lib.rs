@@ -274,6 +274,7 @@ impl Deliverer {
         };
         let mut entry = self.entry(&message, Some(endpoint), attempt, status);
         entry.created_at = attempted_at;
+        entry.expires_at = attempted_at + self.settings.retention;
         entry.http_status = report.http_status;
         entry.response_time_ms = Some(report.latency_ms);
         entry.error = report.error;
@@ -347,10 +348,10 @@ impl Deliverer {
     ) {
         let entries: Vec<DeliveryAttempt> =
             handled.iter().filter_map(|h| h.entry.clone()).collect();
-        if !entries.is_empty() {
-            if let Err(e) = self.store.record_attempts(&entries).await {
-                tracing::error!(error = %e, entries = entries.len(), "could not write delivery log entries");
-            }
+        if !entries.is_empty()
+            && let Err(e) = self.store.record_attempts(&entries).await
+        {
+            tracing::error!(error = %e, entries = entries.len(), "could not write delivery log entries");
         }
 
         let mut stats: BTreeMap<(TenantId, EndpointId, Date), StatsDelta> = BTreeMap::new();

@@ -90,10 +90,10 @@ impl Sender {
                 );
             }
         };
-        if self.guard {
-            if let Err(blocked) = guard::check_literal(&url) {
-                return fail(ErrorClass::Blocked, blocked.to_string(), None);
-            }
+        if self.guard
+            && let Err(blocked) = guard::check_literal(&url)
+        {
+            return fail(ErrorClass::Blocked, blocked.to_string(), None);
         }
         let response = self
             .client

@@ -14,7 +14,7 @@ use courier::event::{Event, to_millis};
 use courier::event_type::EventTypeFilter;
 use courier::ids::EventId;
 use courier::message::{DeliveryMessage, ReceivedMessage, Trigger};
-use courier::ports::{DeliveryQueue, EndpointStore, QueueError};
+use courier::ports::{DeliveryLog, DeliveryQueue, EndpointStore, QueueError};
 use courier_delivery::Deliverer;
 use courier_testkit::{Receiver, Reply};
 use serde_json::value::RawValue;
@@ -41,7 +41,13 @@ impl DeliveryQueue for RecordingQueue {
 
 /// A deliverer at the default settings, a queue recording its retry calls,
 /// and one queued message for an endpoint that always answers 500.
-async fn failing_delivery() -> (Deliverer, Arc<RecordingQueue>, Receiver, DeliveryMessage) {
+async fn failing_delivery() -> (
+    Deliverer,
+    Arc<RecordingQueue>,
+    Receiver,
+    DeliveryMessage,
+    Arc<EmbeddedStore>,
+) {
     let settings = Settings {
         allow_private_targets: true,
         ..Settings::default()
@@ -76,12 +82,13 @@ async fn failing_delivery() -> (Deliverer, Arc<RecordingQueue>, Receiver, Delive
         queue,
         receiver,
         DeliveryMessage::new(ep.id, Trigger::Event, event),
+        store,
     )
 }
 
 #[tokio::test]
 async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledges() {
-    let (deliverer, queue, receiver, message) = failing_delivery().await;
+    let (deliverer, queue, receiver, message, store) = failing_delivery().await;
     // SQS redelivers the same message with a growing receive count and a
     // new receipt handle each time.
     let receive = |n: u32| ReceivedMessage {
@@ -105,12 +112,26 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
         ]
     );
     assert_eq!(receiver.requests().len(), 3);
+    // Log entries live for the default retention of 7 days.
+    let query = courier::attempt::DeliveryQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let log = store
+        .recent_deliveries(&message.tenant_id, message.endpoint_id, &query)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(log.len(), 3);
+    for entry in log {
+        assert_eq!(entry.expires_at - entry.created_at, time::Duration::days(7));
+    }
 }
 
 #[tokio::test]
 async fn an_inflated_receive_count_does_not_skip_attempts() {
     // Throttled redeliveries raise the receive count without any attempt.
-    let (deliverer, queue, receiver, message) = failing_delivery().await;
+    let (deliverer, queue, receiver, message, _) = failing_delivery().await;
     let received = ReceivedMessage {
         queue_message_id: "m".into(),
         receipt: "r".into(),
