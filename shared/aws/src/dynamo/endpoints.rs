@@ -12,13 +12,14 @@ use courier::ports::{EndpointOutcome, EndpointStore, OutcomeRecorded, Page, Stor
 use futures::future::try_join_all;
 
 use super::{
-    DynamoStore, Item, first_condition_failed, from_item, get_s, into_page, key, n, query_all,
-    query_first, s, to_item, transaction_cancelled, unavailable,
+    DynamoStore, Item, build, first_condition_failed, from_item, get_s, into_page, key, n,
+    query_all, query_first, s, to_item, transaction_cancelled, unavailable,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY};
 
-/// Attributes of the endpoint item that only `record_outcome` writes.
+/// The failure counter: written by `record_outcome` (and reset by a re-enable).
 pub(super) const CONSECUTIVE_FAILURES: &str = "consecutiveFailures";
+/// The last attempt's time: written by `record_outcome` only.
 pub(super) const LAST_ATTEMPT_AT: &str = "lastAttemptAt";
 /// `lastAttemptAt` in unix milliseconds: DynamoDB compares numbers, not
 /// timestamps, and `lastAttemptAt` must only move forward.
@@ -67,10 +68,6 @@ fn endpoint_item(ep: &Endpoint) -> Result<Item, StoreError> {
         item.insert(LAST_ATTEMPT_MS.into(), n(millis(t)));
     }
     Ok(item)
-}
-
-fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Unavailable(format!("could not build request: {e}")))
 }
 
 impl DynamoStore {

@@ -13,7 +13,8 @@ use courier::ports::{DeliveryLog, Page, StoreError};
 use ulid::Ulid;
 
 use super::{
-    DynamoStore, Item, from_item, into_page, key, n, now_secs, s, to_item, unavailable, unexpired,
+    DynamoStore, Item, build, from_item, into_page, key, n, now_secs, s, to_item, unavailable,
+    unexpired,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
@@ -59,10 +60,7 @@ impl DynamoStore {
     async fn write_batch(&self, items: Vec<Item>) -> Result<(), StoreError> {
         let mut requests: Vec<WriteRequest> = Vec::with_capacity(items.len());
         for item in items {
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| StoreError::Unavailable(format!("could not build request: {e}")))?;
+            let put = build(PutRequest::builder().set_item(Some(item)).build())?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         for round in 0..MAX_BATCH_TRIES {

@@ -227,6 +227,12 @@ fn first_condition_failed<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
     }
 }
 
+/// A request the SDK's builder refused (a required field missing): a bug
+/// here, reported like a service failure rather than a panic.
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Unavailable(format!("could not build request: {e}")))
+}
+
 /// A struct as an item (camelCase attributes, as serde writes them).
 fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value)

@@ -11,7 +11,8 @@ use super::endpoints::{
     millis, tenant_pk,
 };
 use super::{
-    DynamoStore, Item, condition_failed, from_item, key, n, s, transaction_cancelled, unavailable,
+    DynamoStore, Item, build, condition_failed, from_item, key, n, s, transaction_cancelled,
+    unavailable,
 };
 use crate::schema::PARTITION_KEY;
 
@@ -164,10 +165,7 @@ impl DynamoStore {
                 .expression_attribute_names("#cf", CONSECUTIVE_FAILURES)
                 .expression_attribute_values(":limit", n(disable_after));
         }
-        let update = update
-            .condition_expression(condition)
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("could not build request: {e}")))?;
+        let update = build(update.condition_expression(condition).build())?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         for filter in all_filters(ep) {
             items.push(self.delete_subscription(&ep.tenant_id, &filter, ep.id)?);
