@@ -12,7 +12,7 @@ use courier::ports::{EndpointOutcome, EndpointStore, OutcomeRecorded, Page, Stor
 use futures::future::try_join_all;
 
 use super::{
-    DynamoStore, Item, build, first_condition_failed, from_item, get_s, into_page, key, n,
+    DynamoStore, Item, backoff, build, first_condition_failed, from_item, get_s, into_page, key, n,
     query_all, query_first, s, to_item, transaction_cancelled, unavailable,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY};
@@ -264,7 +264,10 @@ impl EndpointStore for DynamoStore {
     }
 
     async fn delete_endpoint(&self, tenant: &TenantId, id: EndpointId) -> Result<bool, StoreError> {
-        for _ in 0..MAX_TRIES {
+        for round in 0..MAX_TRIES {
+            if round > 0 {
+                backoff(round).await;
+            }
             let Some(ep) = self.read_endpoint(tenant, id).await? else {
                 return Ok(false);
             };

@@ -162,6 +162,13 @@ fn key(pk: String, sk: String) -> Item {
     ])
 }
 
+/// A pause before retrying a transaction that lost a race, growing with
+/// each `round` so writers contending for one item spread out.
+async fn backoff(round: usize) {
+    let millis = 10u64 << round.min(6);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
 fn now_secs() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }

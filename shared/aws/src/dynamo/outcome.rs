@@ -11,8 +11,8 @@ use super::endpoints::{
     millis, tenant_pk,
 };
 use super::{
-    DynamoStore, Item, build, condition_failed, from_item, key, n, s, transaction_cancelled,
-    unavailable,
+    DynamoStore, Item, backoff, build, condition_failed, from_item, key, n, s,
+    transaction_cancelled, unavailable,
 };
 use crate::schema::PARTITION_KEY;
 
@@ -38,7 +38,7 @@ impl DynamoStore {
         };
         let mut ep: Endpoint = from_item(attributes)?;
         let consecutive_failures = ep.consecutive_failures;
-        for _ in 0..MAX_TRIES {
+        for round in 0..MAX_TRIES {
             let reason = if outcome.gone {
                 DisabledReason::Gone
             } else if ep.consecutive_failures >= disable_after {
@@ -63,6 +63,7 @@ impl DynamoStore {
             }
             // Someone else changed it first (disabled, re-enabled, reset the
             // counter, or edited its filters): decide again on what is stored.
+            backoff(round + 1).await;
             match self.read_endpoint(tenant, id).await? {
                 Some(current) => ep = current,
                 None => {
