@@ -43,7 +43,7 @@ pub(crate) fn routes() -> Router<ApiState> {
     post,
     path = "/v1/tenants/{tenantId}/endpoints",
     tag = "endpoints",
-    params(("tenantId" = String, Path, description = "The tenant: 1 to 64 of `A-Z a-z 0-9 _ -`")),
+    params(TenantPath),
     request_body = CreateEndpoint,
     responses(
         (status = 201, description = "Created; `location` names the new endpoint", body = CreatedEndpoint),
@@ -91,7 +91,7 @@ pub async fn create_endpoint(
     get,
     path = "/v1/tenants/{tenantId}/endpoints",
     tag = "endpoints",
-    params(("tenantId" = String, Path, description = "The tenant"), PageQuery),
+    params(TenantPath, PageQuery),
     responses(
         (status = 200, description = "One page", body = EndpointList),
         (status = 400, response = crate::openapi::BadRequest),
@@ -120,10 +120,7 @@ pub async fn list_endpoints(
     get,
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}",
     tag = "endpoints",
-    params(
-        ("tenantId" = String, Path, description = "The tenant"),
-        ("endpointId" = String, Path, description = "`ep_` + ULID"),
-    ),
+    params(EndpointPath),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -145,10 +142,7 @@ pub async fn get_endpoint(
     patch,
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}",
     tag = "endpoints",
-    params(
-        ("tenantId" = String, Path, description = "The tenant"),
-        ("endpointId" = String, Path, description = "`ep_` + ULID"),
-    ),
+    params(EndpointPath),
     request_body = UpdateEndpoint,
     responses(
         (status = 200, description = "The updated endpoint", body = EndpointView),
@@ -206,10 +200,7 @@ pub async fn update_endpoint(
     delete,
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}",
     tag = "endpoints",
-    params(
-        ("tenantId" = String, Path, description = "The tenant"),
-        ("endpointId" = String, Path, description = "`ep_` + ULID"),
-    ),
+    params(EndpointPath),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, response = crate::openapi::Unauthorized),

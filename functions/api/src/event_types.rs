@@ -112,7 +112,7 @@ pub async fn create_event_type(
     delete,
     path = "/v1/event-types/{name}",
     tag = "event-types",
-    params(("name" = String, Path, description = "The event type, e.g. `booking.created`")),
+    params(EventTypePath),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, response = crate::openapi::Unauthorized),

@@ -6,6 +6,8 @@
 //! ([`problem`]); request bodies are JSON of at most 256 KiB with unknown
 //! fields refused ([`json`]).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod endpoints;
 pub mod event_types;

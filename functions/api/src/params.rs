@@ -22,15 +22,23 @@ use crate::problem::ApiError;
 pub const DEFAULT_PAGE: usize = 20;
 
 /// The `{tenantId}` of a path.
-#[derive(Debug, Clone)]
-pub struct TenantPath(pub TenantId);
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(names("tenantId"), parameter_in = Path)]
+pub struct TenantPath(
+    /// The tenant: 1 to 64 of `A-Z a-z 0-9 _ -`.
+    #[param(value_type = String, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub TenantId,
+);
 
 /// The `{tenantId}` and `{endpointId}` of a path.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct EndpointPath {
-    /// The tenant named in the path.
+    /// The tenant: 1 to 64 of `A-Z a-z 0-9 _ -`.
+    #[param(rename = "tenantId", value_type = String, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub tenant: TenantId,
-    /// The endpoint named in the path.
+    /// The endpoint: `ep_` + ULID.
+    #[param(rename = "endpointId", value_type = String, example = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0")]
     pub id: EndpointId,
 }
 
@@ -90,8 +98,12 @@ impl<S: Send + Sync> FromRequestParts<S> for EndpointPath {
 }
 
 /// The `{name}` of an event-type path, as given.
-#[derive(Debug, Clone)]
-pub struct EventTypePath(pub String);
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(names("name"), parameter_in = Path)]
+pub struct EventTypePath(
+    /// The event type, e.g. `booking.created`.
+    pub String,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for EventTypePath {
     type Rejection = ApiError;

@@ -32,10 +32,7 @@ pub(crate) fn routes() -> Router<ApiState> {
     get,
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}/secret",
     tag = "secrets",
-    params(
-        ("tenantId" = String, Path, description = "The tenant"),
-        ("endpointId" = String, Path, description = "`ep_` + ULID"),
-    ),
+    params(EndpointPath),
     responses(
         (status = 200, description = "The current secret", body = SecretView),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -60,10 +57,7 @@ pub async fn reveal_secret(
     post,
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}/secret/rotate",
     tag = "secrets",
-    params(
-        ("tenantId" = String, Path, description = "The tenant"),
-        ("endpointId" = String, Path, description = "`ep_` + ULID"),
-    ),
+    params(EndpointPath),
     request_body(content = Option<RotateSecret>, description = "Optional; an empty body generates a secret and keeps the old one for 24 hours"),
     responses(
         (status = 200, description = "The new current secret", body = SecretView),

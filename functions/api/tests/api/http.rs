@@ -4,12 +4,28 @@
 use std::sync::Arc;
 
 use courier::ports::Store;
-use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, state, unique_tenant, unique_type};
 
 api_tests!(endpoint_lifecycle_over_http);
+
+/// Sends with the admin token; the status, headers and JSON body (`Null`
+/// when empty).
+async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
+    let response = request.bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (status, headers, body)
+}
 
 async fn endpoint_lifecycle_over_http(store: Arc<dyn Store>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -20,8 +36,7 @@ async fn endpoint_lifecycle_over_http(store: Arc<dyn Store>) {
             .unwrap();
     });
     let client = reqwest::Client::new();
-    let tenant = unique_tenant();
-    let endpoints = format!("{base}/v1/tenants/{tenant}/endpoints");
+    let endpoints = format!("{base}/v1/tenants/{}/endpoints", unique_tenant());
 
     let reply = client.get(&endpoints).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
@@ -29,108 +44,50 @@ async fn endpoint_lifecycle_over_http(store: Arc<dyn Store>) {
     assert_eq!(reply.headers()["content-type"], "application/problem+json");
 
     let event_type = unique_type("created");
-    let reply = client
-        .post(format!("{base}/v1/event-types"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({ "name": event_type }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::CREATED);
+    let (status, _, _) = send(
+        client
+            .post(format!("{base}/v1/event-types"))
+            .json(&json!({ "name": event_type })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
 
-    let reply = client
-        .post(&endpoints)
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({ "url": "https://example.com/hook", "eventTypes": [event_type] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::CREATED);
-    let location = reply.headers()["location"].to_str().unwrap().to_owned();
-    let created: Value = reply.json().await.unwrap();
-    let endpoint = format!("{base}{location}");
+    let body = json!({ "url": "https://example.com/hook", "eventTypes": [event_type] });
+    let (status, headers, created) = send(client.post(&endpoints).json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let endpoint = format!("{base}{}", headers["location"].to_str().unwrap());
 
-    let read: Value = client
-        .get(&endpoint)
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, headers, read) = send(client.get(&endpoint)).await;
+    assert_eq!(headers["content-type"], "application/json");
     assert_eq!(read["id"], created["id"]);
     assert!(read.get("secret").is_none());
 
-    let reply = client
-        .patch(&endpoint)
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({ "enabled": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::OK);
-    assert_eq!(
-        reply.json::<Value>().await.unwrap()["disabledReason"],
-        "manual"
-    );
+    let (status, _, patched) =
+        send(client.patch(&endpoint).json(&json!({ "enabled": false }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["disabledReason"], "manual");
 
-    let rotated: Value = client
-        .post(format!("{endpoint}/secret/rotate"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let revealed: Value = client
-        .get(format!("{endpoint}/secret"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, _, rotated) = send(client.post(format!("{endpoint}/secret/rotate"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, revealed) = send(client.get(format!("{endpoint}/secret"))).await;
     assert_eq!(rotated, revealed);
     assert_ne!(revealed["secret"], created["secret"]);
 
-    let reply = client
+    let malformed = client
         .post(&endpoints)
-        .bearer_auth(ADMIN_TOKEN)
         .header("content-type", "application/json")
-        .body("{\"url\":")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(reply.headers()["content-type"], "application/problem+json");
+        .body("{\"url\":");
+    let (status, headers, problem) = send(malformed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(problem["status"], 400);
 
-    let listed: Value = client
-        .get(&endpoints)
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, _, listed) = send(client.get(&endpoints)).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 
-    let reply = client
-        .delete(&endpoint)
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::NO_CONTENT);
-    let reply = client
-        .get(&endpoint)
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+    let (status, _, _) = send(client.delete(&endpoint)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = send(client.get(&endpoint)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     server.abort();
 }

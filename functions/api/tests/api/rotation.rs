@@ -14,6 +14,7 @@ use crate::common::{Api, endpoint_path, unique_tenant};
 
 api_tests!(
     rotation_signs_with_both_secrets_during_the_grace_period_only,
+    a_one_second_grace_period_ends_after_one_second,
     rotation_to_a_given_secret_with_no_grace_replaces_it_at_once,
 );
 
@@ -25,6 +26,15 @@ async fn stored(store: &dyn Store, tenant: &str, id: &str) -> Endpoint {
         .await
         .unwrap()
         .unwrap()
+}
+
+/// The secrets that sign an attempt made at `at`, as shown to owners.
+fn signing(endpoint: &Endpoint, at: OffsetDateTime) -> Vec<String> {
+    endpoint
+        .signing_secrets(at)
+        .iter()
+        .map(|s| s.expose().to_owned())
+        .collect()
 }
 
 /// Signs as the delivery function does at `at`, then verifies as a receiver
@@ -65,46 +75,42 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period_only(store: Ar
     );
     let endpoint = stored(store.as_ref(), &tenant, id).await;
     let now = OffsetDateTime::now_utc();
-    let signing: Vec<&str> = endpoint
-        .signing_secrets(now)
-        .iter()
-        .map(|s| s.expose())
-        .collect();
-    assert_eq!(signing, [new.as_str(), old.as_str()]);
+    assert_eq!(signing(&endpoint, now), [new.as_str(), old.as_str()]);
     assert!(receiver_accepts(&endpoint, &new, now));
     assert!(receiver_accepts(&endpoint, &old, now));
-    let after_default_grace = now + Duration::hours(24) + Duration::seconds(5);
-    assert_eq!(endpoint.signing_secrets(after_default_grace).len(), 1);
+    let after_grace = now + Duration::hours(24) + Duration::seconds(5);
+    assert_eq!(signing(&endpoint, after_grace), [new.as_str()]);
+    assert!(receiver_accepts(&endpoint, &new, after_grace));
+    assert!(!receiver_accepts(&endpoint, &old, after_grace));
+    let read = api.get(&path).await.body;
+    assert_ne!(read["updatedAt"], created["updatedAt"]);
+    assert!(!read.to_string().contains("whsec_"));
+}
 
-    // A rotation with a grace of 1 s: three secrets sign now, only the
-    // newest once the second has passed (checked at a later instant rather
-    // than by sleeping).
+/// The grace period as given, checked at an instant past it rather than by
+/// sleeping through it.
+async fn a_one_second_grace_period_ends_after_one_second(store: Arc<dyn Store>) {
+    let api = Api::new(store.clone());
+    let tenant = unique_tenant();
+    let created = api.create_endpoint(&tenant).await;
+    let id = created["id"].as_str().unwrap();
+    let old = created["secret"].as_str().unwrap().to_owned();
     let reply = api
         .post(
-            &format!("{path}/secret/rotate"),
+            &format!("{}/secret/rotate", endpoint_path(&tenant, id)),
             json!({ "gracePeriodSeconds": 1 }),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    let newest = reply.body["secret"].as_str().unwrap().to_owned();
+    let new = reply.body["secret"].as_str().unwrap().to_owned();
     let endpoint = stored(store.as_ref(), &tenant, id).await;
     let now = OffsetDateTime::now_utc();
-    assert_eq!(endpoint.signing_secrets(now).len(), 3);
-    assert!(receiver_accepts(&endpoint, &newest, now));
-    assert!(receiver_accepts(&endpoint, &new, now));
+    assert_eq!(signing(&endpoint, now), [new.as_str(), old.as_str()]);
+    assert!(receiver_accepts(&endpoint, &old, now));
     let later = now + Duration::seconds(2);
-    let signing: Vec<&str> = endpoint
-        .signing_secrets(later)
-        .iter()
-        .map(|s| s.expose())
-        .collect();
-    // `new` had 1 s, `old` still has its day.
-    assert_eq!(signing, [newest.as_str(), old.as_str()]);
-    assert!(receiver_accepts(&endpoint, &newest, later));
-    assert!(!receiver_accepts(&endpoint, &new, later));
-    let read = api.get(&path).await.body;
-    assert_ne!(read["updatedAt"], created["updatedAt"]);
-    assert!(!read.to_string().contains("whsec_"));
+    assert_eq!(signing(&endpoint, later), [new.as_str()]);
+    assert!(receiver_accepts(&endpoint, &new, later));
+    assert!(!receiver_accepts(&endpoint, &old, later));
 }
 
 async fn rotation_to_a_given_secret_with_no_grace_replaces_it_at_once(store: Arc<dyn Store>) {
@@ -125,12 +131,7 @@ async fn rotation_to_a_given_secret_with_no_grace_replaces_it_at_once(store: Arc
     assert_eq!(reply.body, json!({ "secret": chosen }));
     let endpoint = stored(store.as_ref(), &tenant, id).await;
     let now = OffsetDateTime::now_utc();
-    let signing: Vec<&str> = endpoint
-        .signing_secrets(now)
-        .iter()
-        .map(|s| s.expose())
-        .collect();
-    assert_eq!(signing, [chosen.as_str()]);
+    assert_eq!(signing(&endpoint, now), [chosen.as_str()]);
     assert!(receiver_accepts(&endpoint, &chosen, now));
     assert!(!receiver_accepts(&endpoint, &old, now));
 }
