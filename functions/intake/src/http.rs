@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use courier_api::auth::AdminAuth;
-use courier_api::json::Json;
+use courier_api::json::{Json, body_limit};
 use courier_api::params::TenantPath;
 use courier_api::problem::ApiError;
 
@@ -31,7 +31,7 @@ pub fn routes(intake: Arc<Intake>, max_payload_bytes: usize) -> Router {
     Router::new()
         .route(
             "/v1/tenants/{tenantId}/events",
-            post(publish).layer(DefaultBodyLimit::max(max_payload_bytes * BODY_LIMIT_FACTOR)),
+            post(publish).layer(body_limit(max_payload_bytes * BODY_LIMIT_FACTOR)),
         )
         .with_state(intake)
 }

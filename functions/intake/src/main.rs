@@ -4,23 +4,29 @@
 use std::sync::Arc;
 
 use courier::config::Settings;
+use courier::metrics::Metrics;
 use courier_api::auth::AdminAuth;
 use courier_intake::{Intake, handle_direct, router};
 use lambda_http::{Adapter, request::LambdaRequest};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tower::Service;
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // One JSON object per line, fields at the top level (Logs Insights:
+    // `filter endpoint_id = "ep_..."`), with the `timestamp` and `level` that
+    // Lambda's log-level filter reads. Same set-up in all three functions.
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::from_default_env().add_directive("info".parse()?),
-        )
+        .flatten_event(true)
         .with_current_span(false)
-        .without_time()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
+    let metrics = Metrics::from_env()?;
     let settings = Settings::from_env()?;
     let auth = AdminAuth::from_env()?;
     let backend = courier_aws::AwsBackend::from_env().await?;
@@ -32,28 +38,34 @@ async fn main() -> Result<(), Error> {
         let mut http = Adapter::from(http.clone());
         async move {
             let LambdaEvent { payload, context } = event;
-            if payload.get("requestContext").is_some() {
-                let bad = |e: serde_json::Error| Diagnostic {
-                    error_type: "InvalidRequest".into(),
-                    error_message: e.to_string(),
-                };
-                let request: LambdaRequest = serde_json::from_value(payload).map_err(bad)?;
-                let response = http.call(LambdaEvent::new(request, context)).await?;
-                return serde_json::to_value(response).map_err(bad);
-            }
-            handle_direct(&intake, &payload.to_string())
-                .await
-                .map_err(|e| {
-                    let kind = match e {
-                        courier_intake::PublishError::Invalid { .. }
-                        | courier_intake::PublishError::TooLarge { .. } => "InvalidEvent",
-                        _ => "Unavailable",
-                    };
-                    Diagnostic {
-                        error_type: kind.into(),
+            // Metrics are flushed once per invocation, whatever its outcome.
+            let result: Result<Value, Diagnostic> = async {
+                if payload.get("requestContext").is_some() {
+                    let bad = |e: serde_json::Error| Diagnostic {
+                        error_type: "InvalidRequest".into(),
                         error_message: e.to_string(),
-                    }
-                })
+                    };
+                    let request: LambdaRequest = serde_json::from_value(payload).map_err(bad)?;
+                    let response = http.call(LambdaEvent::new(request, context)).await?;
+                    return serde_json::to_value(response).map_err(bad);
+                }
+                handle_direct(&intake, &payload.to_string())
+                    .await
+                    .map_err(|e| {
+                        let kind = match e {
+                            courier_intake::PublishError::Invalid { .. }
+                            | courier_intake::PublishError::TooLarge { .. } => "InvalidEvent",
+                            _ => "Unavailable",
+                        };
+                        Diagnostic {
+                            error_type: kind.into(),
+                            error_message: e.to_string(),
+                        }
+                    })
+            }
+            .await;
+            metrics.flush();
+            result
         }
     }))
     .await

@@ -130,6 +130,7 @@ impl Intake {
             tenant_id = %tenant, event_id = %event.id, event_type = %event.event_type,
             endpoints = messages.len(), "event accepted"
         );
+        courier::metrics::event_accepted(messages.len());
         Ok(Published {
             id: event.id.to_string(),
             endpoints: messages.len(),

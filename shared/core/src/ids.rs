@@ -4,8 +4,21 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Mutex;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use ulid::Ulid;
+use ulid::{Generator, Ulid};
+
+/// One monotonic generator per process, so ids made in the same millisecond
+/// still sort in the order they were made (lists are "oldest first" and the
+/// delivery log "newest first" by id).
+static GENERATOR: Mutex<Generator> = Mutex::new(Generator::new());
+
+fn next_ulid() -> Ulid {
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // Overflow needs 2^80 ids in one millisecond; fall back to a random one.
+    generator.generate().unwrap_or_else(|_| Ulid::new())
+}
 
 /// Why a string is not a valid id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,7 +92,7 @@ pub struct EventId(String);
 impl EventId {
     /// A fresh `evt_` + ULID id.
     pub fn generate() -> Self {
-        Self(format!("evt_{}", Ulid::new()))
+        Self(format!("evt_{}", next_ulid()))
     }
     /// The id as sent in `webhook-id`.
     pub fn as_str(&self) -> &str {
@@ -113,7 +126,7 @@ macro_rules! ulid_id {
             pub const PREFIX: &'static str = $prefix;
             /// A fresh id; ids generated later sort after earlier ones.
             pub fn generate() -> Self {
-                Self(Ulid::new())
+                Self(next_ulid())
             }
             /// An id with the given ULID (used to build time-bounded ranges).
             pub fn from_ulid(ulid: Ulid) -> Self {
@@ -175,6 +188,12 @@ mod tests {
         assert_eq!(text.parse::<EndpointId>().unwrap(), ep);
         assert!(text.replace("ep_", "del_").parse::<EndpointId>().is_err());
         assert!("ep_nope".parse::<EndpointId>().is_err());
+    }
+
+    #[test]
+    fn ids_made_in_a_row_sort_in_order() {
+        let ids: Vec<DeliveryId> = (0..1000).map(|_| DeliveryId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
