@@ -16,6 +16,10 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Largest `MAX_PAYLOAD_BYTES` accepted (384 KiB): an event must fit in one
+/// DynamoDB item.
+pub const MAX_PAYLOAD_LIMIT: u64 = 384 * 1024;
+
 /// Behaviour shared by the three functions and the local server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -96,7 +100,9 @@ impl Settings {
                 .map(|days| Duration::from_secs(days * 24 * 3600))
                 .unwrap_or(d.retention),
             allow_private_targets: flag("ALLOW_PRIVATE_TARGETS", d.allow_private_targets)?,
-            max_payload_bytes: num("MAX_PAYLOAD_BYTES", 1024, 1024 * 1024)?
+            // Events are stored in one DynamoDB item (400 KB at most) and
+            // travel in one SQS message (1 MiB), so the envelope stays below both.
+            max_payload_bytes: num("MAX_PAYLOAD_BYTES", 1024, MAX_PAYLOAD_LIMIT)?
                 .map(|n| n as usize)
                 .unwrap_or(d.max_payload_bytes),
             simple_signature_header: flag("SIMPLE_SIGNATURE_HEADER", d.simple_signature_header)?,
