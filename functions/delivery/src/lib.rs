@@ -396,6 +396,7 @@ impl Deliverer {
                                 consecutive_failures = recorded.consecutive_failures,
                                 reason = ?reason, "endpoint disabled"
                             );
+                            courier::metrics::endpoint_disabled();
                         }
                     }
                     Ok(None) => {}
@@ -443,9 +444,10 @@ fn worth_writing(current: Option<&Endpoint>, outcome: &EndpointOutcome) -> bool 
         .is_none_or(|t| outcome.attempted_at - t >= LAST_ATTEMPT_PRECISION)
 }
 
-/// One JSON log line per attempt for CloudWatch Logs Insights; never the
-/// secret or the payload.
+/// One JSON log line per attempt for CloudWatch Logs Insights (and its
+/// metrics); never the secret or the payload.
 fn log_attempt(e: &DeliveryAttempt) {
+    courier::metrics::attempt(e);
     tracing::info!(
         target: "courier::attempt",
         tenant_id = %e.tenant_id,

@@ -11,6 +11,7 @@ pub mod event;
 pub mod event_type;
 pub mod ids;
 pub mod message;
+pub mod metrics;
 pub mod net;
 pub mod paging;
 pub mod policy;
