@@ -128,7 +128,7 @@ impl Deliverer {
                 let endpoints = &endpoints;
                 async move {
                     match message {
-                        None => Handled::leave(received.queue_message_id),
+                        None => self.poison(received).await,
                         Some(message) => {
                             let key = (message.tenant_id.clone(), message.endpoint_id);
                             match endpoints.get(&key) {
@@ -151,6 +151,20 @@ impl Deliverer {
             .filter(|h| !h.ack)
             .map(|h| h.queue_message_id)
             .collect()
+    }
+
+    /// An unparseable message will never parse: make it visible again at
+    /// once so the redrive policy moves it to the dead-letter queue after
+    /// `maxReceiveCount` quick receives, instead of one visibility timeout each.
+    async fn poison(&self, received: ReceivedMessage) -> Handled {
+        if let Err(e) = self
+            .queue
+            .retry_after(&received.receipt, std::time::Duration::ZERO)
+            .await
+        {
+            tracing::warn!(queue_message_id = %received.queue_message_id, error = %e, "could not hurry a poison message to the DLQ");
+        }
+        Handled::leave(received.queue_message_id)
     }
 
     async fn load_endpoints(
