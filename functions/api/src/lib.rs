@@ -1,5 +1,6 @@
 //! Courier's admin API (DESIGN §4): event types, endpoints and their
-//! secrets, as an axum router that the Lambda, the local server and the
+//! secrets, the delivery log with resends and test events, and daily
+//! statistics, as an axum router that the Lambda, the local server and the
 //! tests all mount.
 //!
 //! Every route needs the admin bearer token; errors are RFC 9457 problems
@@ -9,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod deliveries;
 pub mod endpoints;
 pub mod event_types;
 pub mod json;
@@ -16,7 +18,10 @@ pub mod model;
 pub mod openapi;
 pub mod params;
 pub mod problem;
+pub mod resend;
 pub mod secrets;
+pub mod stats;
+pub mod test_events;
 
 use std::sync::Arc;
 
@@ -54,6 +59,10 @@ pub fn routes(state: ApiState) -> Router {
         .merge(event_types::routes())
         .merge(endpoints::routes())
         .merge(secrets::routes())
+        .merge(deliveries::routes())
+        .merge(resend::routes())
+        .merge(test_events::routes())
+        .merge(stats::routes())
         .with_state(state)
 }
 

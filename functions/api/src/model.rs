@@ -4,6 +4,12 @@
 //!
 //! Every request body denies unknown fields: a misspelt field is a 422
 //! naming it rather than a silently ignored setting.
+//!
+//! This file holds endpoints, secrets and the catalogue; the delivery log
+//! and the statistics have their own files.
+
+pub mod deliveries;
+pub mod stats;
 
 use courier::endpoint::{DisabledReason, Endpoint, MAX_DESCRIPTION_LEN, PayloadFormat};
 use courier::event_type::EventType;

@@ -5,6 +5,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use crate::model::deliveries::{
+    AttemptStatusDto, DeliveryDetail, DeliveryList, DeliveryQueued, DeliverySummary, ErrorClassDto,
+    SendTestEvent, TriggerDto,
+};
+use crate::model::stats::{DayStats, EndpointStats, FailureCounts, StatsTotals};
 use crate::model::{
     CreateEndpoint, CreateEventType, CreatedEndpoint, DisabledReasonDto, EndpointList,
     EndpointView, EventTypeList, EventTypeView, PayloadFormatDto, RotateSecret, SecretView,
@@ -38,6 +43,8 @@ problem_responses! {
     Unauthorized => "Missing or wrong `Authorization: Bearer <admin token>`.",
     NotFound => "No such resource; an endpoint of another tenant is not found either.",
     Conflict => "The resource already exists, or kept changing while the request was applied.",
+    ResendNotFound => "No such endpoint or delivery, or the delivery's event has expired and can no longer be resent.",
+    EndpointDisabled => "The endpoint is disabled, so the delivery would be skipped; re-enable it first (a test event still reaches it).",
     PayloadTooLarge => "The body is larger than 256 KiB.",
     UnsupportedMediaType => "The body is not sent as `application/json`.",
     ValidationFailed => "A field or parameter is invalid; `field` names it. Unknown fields are refused too.",
@@ -82,7 +89,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Courier admin API",
-        description = "Endpoints, their signing secrets and the event-type catalogue of Courier, a multi-tenant webhook delivery service. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
+        description = "Endpoints, their signing secrets, delivery logs, resends, test events and statistics, and the event-type catalogue of Courier, a multi-tenant webhook delivery service. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
     ),
     paths(
         crate::event_types::list_event_types,
@@ -95,16 +102,22 @@ impl Modify for BearerAuth {
         crate::endpoints::delete_endpoint,
         crate::secrets::reveal_secret,
         crate::secrets::rotate_secret,
+        crate::deliveries::list_deliveries,
+        crate::deliveries::get_delivery,
+        crate::resend::resend_delivery,
+        crate::test_events::send_test_event,
+        crate::stats::endpoint_stats,
     ),
     components(
         schemas(
             Problem, CreateEndpoint, UpdateEndpoint, EndpointView, CreatedEndpoint, EndpointList,
             PayloadFormatDto, DisabledReasonDto, SecretView, RotateSecret, EventTypeView,
-            CreateEventType, EventTypeList,
+            CreateEventType, EventTypeList, DeliverySummary, DeliveryDetail, DeliveryList,
+            DeliveryQueued, SendTestEvent, TriggerDto, AttemptStatusDto, ErrorClassDto, EndpointStats, DayStats, StatsTotals, FailureCounts,
         ),
         responses(
-            BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
-            ValidationFailed, Unavailable,
+            BadRequest, Unauthorized, NotFound, ResendNotFound, Conflict, EndpointDisabled, PayloadTooLarge,
+            UnsupportedMediaType, ValidationFailed, Unavailable,
         ),
     ),
     modifiers(&BearerAuth),
@@ -113,6 +126,8 @@ impl Modify for BearerAuth {
         (name = "event-types", description = "The catalogue of event types endpoints subscribe to"),
         (name = "endpoints", description = "A tenant's webhook endpoints"),
         (name = "secrets", description = "An endpoint's signing secret"),
+        (name = "deliveries", description = "An endpoint's delivery log, resends and test events"),
+        (name = "stats", description = "An endpoint's daily delivery statistics"),
     )
 )]
 pub struct ApiDoc;

@@ -2,15 +2,15 @@
 //! problem-shaped rejections.
 //!
 //! Id policy, the same on every route: a malformed tenant id is 422 naming
-//! `tenantId` (the caller chose it and can fix it); a malformed endpoint id is
-//! 404, like any id that names no endpoint of that tenant, because endpoint
-//! ids are issued by the server and a malformed one cannot exist.
+//! `tenantId` (the caller chose it and can fix it); a malformed endpoint or
+//! delivery id is 404, like any id that names nothing of that tenant, because
+//! those ids are issued by the server and a malformed one cannot exist.
 
 use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use courier::ids::{EndpointId, TenantId};
+use courier::ids::{DeliveryId, EndpointId, TenantId};
 use courier::paging::MAX_PAGE;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -87,13 +87,76 @@ impl<S: Send + Sync> FromRequestParts<S> for EndpointPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let params = path_params(parts, state).await?;
-        let tenant = tenant_of(&params)?;
+        endpoint_of(&params)
+    }
+}
+
+fn endpoint_of(params: &HashMap<String, String>) -> Result<EndpointPath, ApiError> {
+    let tenant = tenant_of(params)?;
+    let raw = params
+        .get("endpointId")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let id = raw.parse().map_err(|_| endpoint_not_found(&tenant, raw))?;
+    Ok(EndpointPath { tenant, id })
+}
+
+/// The `{tenantId}`, `{endpointId}` and `{deliveryId}` of a path.
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeliveryPath {
+    /// The tenant: 1 to 64 of `A-Z a-z 0-9 _ -`.
+    #[param(rename = "tenantId", value_type = String, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub tenant: TenantId,
+    /// The endpoint: `ep_` + ULID.
+    #[param(rename = "endpointId", value_type = String, example = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0")]
+    pub endpoint: EndpointId,
+    /// The logged attempt: `del_` + ULID.
+    #[param(rename = "deliveryId", value_type = String, example = "del_01J9Z4A7K2M3N4P5Q6R7S8T9V0")]
+    pub id: DeliveryId,
+}
+
+impl DeliveryPath {
+    /// The endpoint part of the path.
+    pub fn endpoint_path(&self) -> EndpointPath {
+        EndpointPath {
+            tenant: self.tenant.clone(),
+            id: self.endpoint,
+        }
+    }
+
+    /// The 404 for this delivery: never logged, expired, or logged for
+    /// another endpoint.
+    pub fn not_found(&self) -> ApiError {
+        delivery_not_found(self.endpoint, &self.id.to_string())
+    }
+}
+
+fn delivery_not_found(endpoint: EndpointId, id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "endpoint '{endpoint}' has no delivery '{id}' (log entries are kept for a limited time)"
+    ))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DeliveryPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        let EndpointPath {
+            tenant,
+            id: endpoint,
+        } = endpoint_of(&params)?;
         let raw = params
-            .get("endpointId")
+            .get("deliveryId")
             .map(String::as_str)
             .unwrap_or_default();
-        let id = raw.parse().map_err(|_| endpoint_not_found(&tenant, raw))?;
-        Ok(Self { tenant, id })
+        let id = raw.parse().map_err(|_| delivery_not_found(endpoint, raw))?;
+        Ok(Self {
+            tenant,
+            endpoint,
+            id,
+        })
     }
 }
 

@@ -44,6 +44,26 @@ fn document_covers_every_route_with_bearer_auth_and_problems() {
             "/v1/tenants/{tenantId}/endpoints/{endpointId}/secret/rotate",
             vec!["post"],
         ),
+        (
+            "/v1/tenants/{tenantId}/endpoints/{endpointId}/deliveries",
+            vec!["get"],
+        ),
+        (
+            "/v1/tenants/{tenantId}/endpoints/{endpointId}/deliveries/{deliveryId}",
+            vec!["get"],
+        ),
+        (
+            "/v1/tenants/{tenantId}/endpoints/{endpointId}/deliveries/{deliveryId}/resend",
+            vec!["post"],
+        ),
+        (
+            "/v1/tenants/{tenantId}/endpoints/{endpointId}/test",
+            vec!["post"],
+        ),
+        (
+            "/v1/tenants/{tenantId}/endpoints/{endpointId}/stats",
+            vec!["get"],
+        ),
     ];
     assert_eq!(paths.len(), expected.len());
     for (path, methods) in expected {
