@@ -27,7 +27,7 @@ const PRIVATE_URLS: &[&str] = &[
 ];
 
 /// One bad request: what is sent and what must come back.
-struct Case {
+pub struct Case {
     name: String,
     authorization: Option<String>,
     content_type: Option<&'static str>,
@@ -40,7 +40,7 @@ struct Case {
 
 impl Case {
     /// A JSON body that fails validation of `field`.
-    fn invalid(name: &str, body: Value, field: &'static str, detail: &'static str) -> Self {
+    pub fn invalid(name: &str, body: Value, field: &'static str, detail: &'static str) -> Self {
         Self {
             name: name.to_owned(),
             authorization: Some(format!("Bearer {ADMIN_TOKEN}")),
@@ -53,7 +53,7 @@ impl Case {
     }
 
     /// A body answered with `status` and no field.
-    fn raw(name: &str, body: &[u8], status: u16, detail: &'static str) -> Self {
+    pub fn raw(name: &str, body: &[u8], status: u16, detail: &'static str) -> Self {
         Self {
             body: body.to_vec(),
             status,
@@ -62,8 +62,24 @@ impl Case {
         }
     }
 
+    /// A request without a body (a read, or a POST that needs none).
+    pub fn bodiless(
+        name: &str,
+        status: u16,
+        field: Option<&'static str>,
+        detail: &'static str,
+    ) -> Self {
+        Self {
+            content_type: None,
+            body: vec![],
+            status,
+            field,
+            ..Self::invalid(name, json!(null), "", detail)
+        }
+    }
+
     /// The same request with another `Authorization` header (or none).
-    fn authorization(self, value: Option<&str>) -> Self {
+    pub fn authorization(self, value: Option<&str>) -> Self {
         Self {
             authorization: value.map(str::to_owned),
             ..self
@@ -71,14 +87,14 @@ impl Case {
     }
 
     /// The same request with another `content-type` (or none).
-    fn content_type(self, value: Option<&'static str>) -> Self {
+    pub fn content_type(self, value: Option<&'static str>) -> Self {
         Self {
             content_type: value,
             ..self
         }
     }
 
-    async fn send(&self, api: &Api, method: Method, path: &str) -> Reply {
+    pub async fn send(&self, api: &Api, method: Method, path: &str) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(auth) = &self.authorization {
             request = request.header("authorization", auth);

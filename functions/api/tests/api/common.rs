@@ -5,12 +5,19 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use courier::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
 use courier::config::Settings;
 use courier::embedded::{EmbeddedQueue, QueueSettings};
-use courier::ports::Store;
+use courier::event::{Event, to_millis};
+use courier::ids::{DeliveryId, EventId, MessageId};
+use courier::message::{DeliveryMessage, Trigger};
+use courier::ports::{DeliveryQueue, Store};
 use courier_api::auth::AdminAuth;
 use courier_api::{ApiState, router};
+use courier_testkit::ReceivingQueue;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 use tower::ServiceExt;
 
 /// The admin token of the tests and of the samples in `events/`.
@@ -32,12 +39,25 @@ pub fn unique_type(suffix: &str) -> String {
 /// The API's state on `store`, with the settings of a real deployment
 /// (private targets refused).
 pub fn state(store: Arc<dyn Store>) -> ApiState {
+    state_with(store, embedded_queue(), Settings::default())
+}
+
+/// The API's state on `store` and `queue` with `settings`.
+pub fn state_with(
+    store: Arc<dyn Store>,
+    queue: Arc<dyn DeliveryQueue>,
+    settings: Settings,
+) -> ApiState {
     ApiState {
         store,
-        queue: Arc::new(EmbeddedQueue::new(QueueSettings::default())),
-        settings: Settings::default(),
+        queue,
+        settings,
         auth: AdminAuth::from_sha256_hex(ADMIN_TOKEN_SHA256).expect("valid digest"),
     }
+}
+
+fn embedded_queue() -> Arc<EmbeddedQueue> {
+    Arc::new(EmbeddedQueue::new(QueueSettings::default()))
 }
 
 /// A response, its body parsed as JSON (`Null` when empty).
@@ -76,18 +96,45 @@ impl Reply {
     }
 }
 
-/// The router on one store, called in-process.
+/// The router on one store and queue, called in-process.
 #[derive(Clone)]
 pub struct Api {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn ReceivingQueue>,
 }
 
 impl Api {
+    /// On `store` and an embedded queue, private targets refused.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with(store, embedded_queue(), Settings::default())
+    }
+
+    /// On `store` and `queue` with `settings`.
+    pub fn with(store: Arc<dyn Store>, queue: Arc<dyn ReceivingQueue>, settings: Settings) -> Self {
         Self {
-            router: router(state(store.clone())),
+            router: router(state_with(store.clone(), queue.clone(), settings)),
             store,
+            queue,
+        }
+    }
+
+    /// Takes the messages waiting in the queue now (received and deleted).
+    pub async fn take_queued(&self) -> Vec<DeliveryMessage> {
+        let mut taken = Vec::new();
+        loop {
+            let batch = self
+                .queue
+                .receive(10, std::time::Duration::ZERO)
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                return taken;
+            }
+            for m in batch {
+                self.queue.delete(&m.receipt).await.expect("delete");
+                taken.push(DeliveryMessage::from_json(&m.body).expect("a delivery message"));
+            }
         }
     }
 
@@ -187,4 +234,71 @@ pub fn endpoints_path(tenant: &str) -> String {
 
 pub fn endpoint_path(tenant: &str, id: &str) -> String {
     format!("/v1/tenants/{tenant}/endpoints/{id}")
+}
+
+pub fn deliveries_path(tenant: &str, endpoint: &str) -> String {
+    format!("{}/deliveries", endpoint_path(tenant, endpoint))
+}
+
+/// A failed first attempt (503) of a `booking.created` event, made at `at`
+/// and kept for 7 days from then, with an id that sorts by `at` as the
+/// delivery function's ids do. Tests change the fields they care about.
+pub fn logged_attempt(
+    tenant: &str,
+    endpoint: &str,
+    event_id: &str,
+    at: OffsetDateTime,
+) -> DeliveryAttempt {
+    let millis = (at.unix_timestamp_nanos() / 1_000_000) as u64;
+    DeliveryAttempt {
+        id: DeliveryId::from_ulid(ulid::Ulid::from_parts(millis, ulid::Ulid::new().random())),
+        tenant_id: tenant.parse().unwrap(),
+        endpoint_id: endpoint.parse().unwrap(),
+        event_id: event_id.parse().unwrap(),
+        event_type: "booking.created".parse().unwrap(),
+        message_id: MessageId::generate(),
+        attempt: 1,
+        trigger: Trigger::Event,
+        status: AttemptStatus::Failed,
+        url: "https://example.com/hook".into(),
+        http_status: Some(503),
+        response_time_ms: Some(120),
+        error_class: Some(ErrorClass::ServerError),
+        error: Some("HTTP 503".into()),
+        response_body: Some("busy".into()),
+        request_headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("webhook-id".into(), event_id.into()),
+            ("webhook-signature".into(), "v1,<redacted>".into()),
+        ],
+        created_at: at,
+        next_attempt_at: None,
+        expires_at: at + time::Duration::days(7),
+    }
+}
+
+/// Stores a `booking.created` event of `tenant` until `expires_at`.
+pub async fn seed_event(store: &dyn Store, tenant: &str, expires_at: OffsetDateTime) -> Event {
+    let event = Event {
+        id: EventId::generate(),
+        tenant_id: tenant.parse().unwrap(),
+        event_type: "booking.created".parse().unwrap(),
+        created_at: to_millis(OffsetDateTime::now_utc()),
+        data: RawValue::from_string(r#"{"bookingId":"bk_1"}"#.into()).unwrap(),
+    };
+    store.store_event(&event, expires_at).await.unwrap();
+    event
+}
+
+/// Logs one attempt of a freshly stored event for `endpoint`; returns the
+/// delivery id.
+pub async fn seed_delivery(store: &dyn Store, tenant: &str, endpoint: &str) -> String {
+    let now = OffsetDateTime::now_utc();
+    let event = seed_event(store, tenant, now + time::Duration::days(7)).await;
+    let attempt = logged_attempt(tenant, endpoint, event.id.as_str(), now);
+    store
+        .record_attempts(std::slice::from_ref(&attempt))
+        .await
+        .unwrap();
+    attempt.id.to_string()
 }

@@ -8,14 +8,15 @@ use axum::http::Method;
 use courier::ports::Store;
 use serde_json::{Value, json};
 
-use crate::common::{Api, endpoint_path, unique_tenant};
+use crate::common::{Api, endpoint_path, seed_delivery, unique_tenant};
 
 api_tests!(another_tenants_endpoint_is_not_found_on_every_route);
 
-/// Every route that names an endpoint: method, path after the endpoint id,
-/// and body. New per-endpoint routes belong here.
-fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
-    vec![
+/// Every route that names an endpoint: method, path after the endpoint id
+/// (naming `delivery`, an attempt logged for the endpoint), and body. New
+/// per-endpoint routes belong here.
+fn routes(delivery: &str) -> Vec<(Method, String, Option<Value>)> {
+    let routes: Vec<(Method, &str, Option<Value>)> = vec![
         (Method::GET, "", None),
         (
             Method::PATCH,
@@ -37,12 +38,28 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
                 json!({ "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "gracePeriodSeconds": 0 }),
             ),
         ),
-    ]
+        (Method::GET, "/deliveries", None),
+        (Method::GET, "/deliveries?status=failed&limit=1", None),
+        (Method::GET, "/deliveries/{delivery}", None),
+        (Method::POST, "/deliveries/{delivery}/resend", None),
+        (Method::POST, "/test", None),
+        (
+            Method::POST,
+            "/test",
+            Some(json!({ "eventType": "booking.created" })),
+        ),
+        (Method::GET, "/stats", None),
+        (Method::GET, "/stats?days=31", None),
+    ];
+    routes
+        .into_iter()
+        .map(|(method, suffix, body)| (method, suffix.replace("{delivery}", delivery), body))
+        .collect()
 }
 
-/// What an outsider could change: the endpoint as read, its secret, and
-/// the stored record (revision and every secret).
-async fn snapshot(api: &Api, tenant: &str, id: &str) -> (Value, Value, Value) {
+/// What an outsider could change: the endpoint as read, its secret, the
+/// stored record (revision and every secret), and its delivery log.
+async fn snapshot(api: &Api, tenant: &str, id: &str) -> (Value, Value, Value, Value) {
     let path = endpoint_path(tenant, id);
     let stored = api
         .store
@@ -57,6 +74,7 @@ async fn snapshot(api: &Api, tenant: &str, id: &str) -> (Value, Value, Value) {
             "revision": stored.revision,
             "secrets": stored.secrets.iter().map(|s| s.secret.expose().to_owned()).collect::<Vec<_>>(),
         }),
+        api.get(&format!("{path}/deliveries?limit=100")).await.body,
     )
 }
 
@@ -73,9 +91,10 @@ async fn another_tenants_endpoint_is_not_found_on_every_route(store: Arc<dyn Sto
         .unwrap()
         .to_owned();
     let missing_id = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0";
+    let delivery = seed_delivery(api.store.as_ref(), &victim, &victims_id).await;
     let before = snapshot(&api, &victim, &victims_id).await;
 
-    for (method, suffix, body) in routes() {
+    for (method, suffix, body) in routes(&delivery) {
         let foreign = format!("{}{suffix}", endpoint_path(&attacker, &victims_id));
         let reply = api.call(method.clone(), &foreign, body.clone()).await;
         reply.assert_problem(404, None);
@@ -93,6 +112,25 @@ async fn another_tenants_endpoint_is_not_found_on_every_route(store: Arc<dyn Sto
             "{method} {suffix} changed the other tenant's endpoint"
         );
     }
-    assert_eq!(api.endpoint_ids(&victim).await, [victims_id]);
-    assert_eq!(api.endpoint_ids(&attacker).await, [attackers_id]);
+    assert_eq!(api.endpoint_ids(&victim).await, [victims_id.as_str()]);
+    assert_eq!(api.endpoint_ids(&attacker).await, [attackers_id.as_str()]);
+    // The victim's delivery id under the attacker's own endpoint.
+    let borrowed = format!(
+        "{}/deliveries/{delivery}",
+        endpoint_path(&attacker, &attackers_id)
+    );
+    api.get(&borrowed).await.assert_problem(404, None);
+    api.call(Method::POST, &format!("{borrowed}/resend"), None)
+        .await
+        .assert_problem(404, None);
+    assert!(
+        api.take_queued().await.is_empty(),
+        "nothing was sent to the other tenant's endpoint"
+    );
+    // The victim's own path still resends.
+    let own = format!(
+        "{}/deliveries/{delivery}/resend",
+        endpoint_path(&victim, &victims_id)
+    );
+    assert_eq!(api.call(Method::POST, &own, None).await.status, 202);
 }
