@@ -8,10 +8,10 @@ use std::sync::Arc;
 use courier::endpoint::Endpoint;
 use courier::event_type::EventTypeFilter;
 use courier::ports::Store;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use tower::ServiceExt;
 
-use crate::common::state;
+use crate::common::{logged_attempt, seed_event, state};
 
 api_tests!(every_api_sample_event_gets_its_expected_status);
 
@@ -24,12 +24,18 @@ const SAMPLES: &[(&str, u16)] = &[
     ("api-update.json", 200),
     ("api-reveal-secret.json", 200),
     ("api-rotate.json", 200),
+    ("api-deliveries-list.json", 200),
+    ("api-delivery-read.json", 200),
+    ("api-resend.json", 202),
+    ("api-test-event.json", 202),
+    ("api-stats.json", 200),
     ("api-delete.json", 204),
 ];
 
-/// The tenant and endpoint the samples name (see events/README.md).
+/// The tenant, endpoint and delivery the samples name (see events/README.md).
 const SAMPLE_TENANT: &str = "store_66f1";
 const SAMPLE_ENDPOINT: &str = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0";
+const SAMPLE_DELIVERY: &str = "del_01J9Z4A7K2M3N4P5Q6R7S8T9V0";
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
@@ -58,6 +64,13 @@ async fn every_api_sample_event_gets_its_expected_status(store: Arc<dyn Store>) 
     );
     endpoint.id = SAMPLE_ENDPOINT.parse().unwrap();
     store.create_endpoint(&endpoint).await.unwrap();
+    // So are delivery ids; the sample delivery is a failed attempt of a
+    // stored event, so that it can be resent.
+    let now = OffsetDateTime::now_utc();
+    let event = seed_event(store.as_ref(), SAMPLE_TENANT, now + Duration::days(7)).await;
+    let mut attempt = logged_attempt(SAMPLE_TENANT, SAMPLE_ENDPOINT, event.id.as_str(), now);
+    attempt.id = SAMPLE_DELIVERY.parse().unwrap();
+    store.record_attempts(&[attempt]).await.unwrap();
 
     let router = courier_api::router(state(store));
     for (name, expected) in SAMPLES {
