@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Builds the three deployable Lambda packages (arm64, provided.al2023) with
+# `cargo lambda build --release --arm64` and reports their sizes: the same
+# build `sam build` runs for `BuildMethod: rust-cargolambda`.
+#
+#   infra/build.sh            build api, intake and delivery; print sizes
+#   infra/build.sh --zip      also write target/lambda/<fn>/bootstrap.zip
+#
+# On a fresh machine it installs what it needs: cargo-lambda and zig (PyPI
+# `cargo-lambda`, `ziglang`, pinned in infra/requirements/test.txt, in the
+# same venv the tests use) and Rust's standard library for
+# aarch64-unknown-linux-gnu (`rustup target add`). zig is the cross linker
+# and C compiler (ring, aws-lc-sys); it does not replace the Rust target, so
+# when rustup cannot fetch it the build stops and says so.
+#
+# Output: target/lambda/{api,intake,delivery}/bootstrap (under
+# $CARGO_TARGET_DIR when set).
+# Env: COURIER_CACHE=DIR  where the tools are installed (~/.cache/courier).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=SCRIPTDIR/lib/install.sh
+source "$COURIER_INFRA_DIR/lib/install.sh"
+
+# The [[bin]] names in functions/*/Cargo.toml, as template.yaml's
+# BuildProperties.Binary names them.
+FUNCTIONS=(api intake delivery)
+RUST_TARGET=aarch64-unknown-linux-gnu
+ZIP=0
+
+while (($#)); do
+    case "$1" in
+    --zip) ZIP=1 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+    esac
+    shift
+done
+
+# cargo-lambda and zig from the test venv (install.sh keys it on test.txt).
+install_build_tools() {
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/.install.lock"
+    flock 9
+    install_venv "$CACHE/venv" "$COURIER_REQ_DIR/test.txt"
+    flock -u 9
+    exec 9>&-
+    [[ -x "$CACHE/venv/bin/cargo-lambda" ]] || die "cargo-lambda missing from $CACHE/venv (is it in infra/requirements/test.txt?)"
+    "$CACHE/venv/bin/python" -c 'import ziglang' 2>/dev/null ||
+        die "the ziglang package is missing from $CACHE/venv (cargo-lambda needs zig to link for $RUST_TARGET)"
+}
+
+# Rust's standard library for the target: zig links, but cannot supply it.
+ensure_rust_target() {
+    local sysroot
+    sysroot="$(rustc --print sysroot)" || die "rustc not found (install Rust with rustup)"
+    [[ -d "$sysroot/lib/rustlib/$RUST_TARGET/lib" ]] && return 0
+    command -v rustup >/dev/null ||
+        die "Rust's standard library for $RUST_TARGET is not installed and there is no rustup to add it; install a toolchain with that target"
+    log "adding the Rust target $RUST_TARGET"
+    rustup target add "$RUST_TARGET" >&2 ||
+        die "rustup could not download the $RUST_TARGET standard library (no access to the Rust distribution server?). cargo-lambda and zig provide only the linker, so the arm64 packages cannot be built on this machine"
+    [[ -d "$sysroot/lib/rustlib/$RUST_TARGET/lib" ]] ||
+        die "rustup reported success but $sysroot/lib/rustlib/$RUST_TARGET is missing"
+}
+
+# "aarch64" when the file is a 64-bit little-endian ARM ELF executable.
+elf_machine() {
+    python3 - "$1" <<'PY'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    head = f.read(20)
+ok = head[:4] == b"\x7fELF" and head[4] == 2 and head[5] == 1
+print("aarch64" if ok and struct.unpack("<H", head[18:20])[0] == 183 else "other")
+PY
+}
+
+# Bytes of bootstrap once zipped the way Lambda receives it (deflate); with
+# --zip the archive is kept next to it.
+zipped_size() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys, tempfile, zipfile
+src, keep = sys.argv[1], sys.argv[2] == "1"
+out = os.path.join(os.path.dirname(src), "bootstrap.zip") if keep else tempfile.mktemp(suffix=".zip")
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    info = zipfile.ZipInfo.from_file(src, "bootstrap")
+    info.external_attr = 0o100755 << 16  # executable, as Lambda needs it
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(src, "rb") as f:
+        z.writestr(info, f.read(), compresslevel=9)
+print(os.path.getsize(out))
+if not keep:
+    os.unlink(out)
+PY
+}
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+cd "$COURIER_REPO_ROOT"
+T0="$(now_s)"
+install_build_tools
+ensure_rust_target
+
+# cargo-lambda finds zig through the venv's python (`python3 -m ziglang`).
+export PATH="$CACHE/venv/bin:$PATH"
+bins=()
+for f in "${FUNCTIONS[@]}"; do bins+=(--bin "$f"); done
+log "cargo lambda build --release --arm64 ${bins[*]}"
+cargo lambda build --release --arm64 "${bins[@]}" >&2 || die "cargo lambda build failed (see above)"
+
+OUT="${CARGO_TARGET_DIR:-$COURIER_REPO_ROOT/target}/lambda"
+printf '\n%-10s %14s %14s  %s\n' function bootstrap zipped path
+for f in "${FUNCTIONS[@]}"; do
+    bin="$OUT/$f/bootstrap"
+    [[ -f "$bin" ]] || die "cargo lambda reported success but $bin is missing"
+    [[ "$(elf_machine "$bin")" == aarch64 ]] || die "$bin is not an arm64 (aarch64) ELF executable"
+    size="$(stat -c %s "$bin")"
+    zipped="$(zipped_size "$bin" "$ZIP")"
+    printf '%-10s %14s %14s  %s\n' "$f" "$(mib "$size")" "$(mib "$zipped")" "${bin#"$COURIER_REPO_ROOT"/}"
+done
+log "built ${#FUNCTIONS[@]} arm64 packages in $(($(now_s) - T0))s"
