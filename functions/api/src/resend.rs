@@ -89,10 +89,7 @@ pub async fn resend_delivery(
     );
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(DeliveryQueued {
-            message_id: message.message_id.to_string(),
-            event_id: message.event.id.to_string(),
-        }),
+        axum::Json(DeliveryQueued::from(&message)),
     ))
 }
 

@@ -98,9 +98,6 @@ pub async fn send_test_event(
     );
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(DeliveryQueued {
-            message_id: message.message_id.to_string(),
-            event_id: message.event.id.to_string(),
-        }),
+        axum::Json(DeliveryQueued::from(&message)),
     ))
 }

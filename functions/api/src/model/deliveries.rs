@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use courier::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass, StatusFilter};
-use courier::message::Trigger;
+use courier::message::{DeliveryMessage, Trigger};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -241,6 +241,15 @@ pub struct DeliveryQueued {
     pub message_id: String,
     /// The event it delivers (the `webhook-id` header).
     pub event_id: String,
+}
+
+impl From<&DeliveryMessage> for DeliveryQueued {
+    fn from(message: &DeliveryMessage) -> Self {
+        Self {
+            message_id: message.message_id.to_string(),
+            event_id: message.event.id.to_string(),
+        }
+    }
 }
 
 /// `POST .../test`; the whole body is optional.

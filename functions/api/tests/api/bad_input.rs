@@ -269,10 +269,7 @@ async fn bad_creates_are_refused_and_write_nothing(store: Arc<dyn Store>) {
 async fn bad_patches_are_refused_and_change_nothing(store: Arc<dyn Store>) {
     let api = Api::new(store);
     let tenant = unique_tenant();
-    let id = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_endpoint_id(&tenant).await;
     let path = endpoint_path(&tenant, &id);
     let before = api.get(&path).await.body;
     let cases = [
@@ -317,10 +314,7 @@ async fn bad_patches_are_refused_and_change_nothing(store: Arc<dyn Store>) {
 async fn bad_rotations_are_refused_and_keep_the_secret(store: Arc<dyn Store>) {
     let api = Api::new(store);
     let tenant = unique_tenant();
-    let id = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_endpoint_id(&tenant).await;
     let path = endpoint_path(&tenant, &id);
     let secret = api.get(&format!("{path}/secret")).await.body;
     let cases = [

@@ -16,10 +16,7 @@ api_tests!(bad_log_stats_and_test_requests_are_refused_and_send_nothing);
 async fn bad_log_stats_and_test_requests_are_refused_and_send_nothing(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let id = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_endpoint_id(&tenant).await;
     let delivery = seed_delivery(store.as_ref(), &tenant, &id).await;
     let path = endpoint_path(&tenant, &id);
     let deliveries = format!("{path}/deliveries");

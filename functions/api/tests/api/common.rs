@@ -213,6 +213,14 @@ impl Api {
         reply.body
     }
 
+    /// Creates an endpoint of `tenant` subscribed to `*`; returns its id.
+    pub async fn create_endpoint_id(&self, tenant: &str) -> String {
+        self.create_endpoint(tenant).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
     /// The ids of a tenant's endpoints (first page of 100).
     pub async fn endpoint_ids(&self, tenant: &str) -> Vec<String> {
         let reply = self

@@ -67,14 +67,8 @@ fn expected(log: &[DeliveryAttempt], keep: impl Fn(&DeliveryAttempt) -> bool) ->
 async fn filters_and_cursors_return_the_right_pages(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other_ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
+    let other_ep = api.create_endpoint_id(&tenant).await;
 
     // 30 attempts a minute apart, ending now: two event types, and every
     // status (failed ones with and without a next attempt).
@@ -214,10 +208,7 @@ async fn filters_and_cursors_return_the_right_pages(store: Arc<dyn Store>) {
 async fn a_delivery_reads_in_full(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
     let at = to_millis(OffsetDateTime::now_utc()) - Duration::seconds(5);
     let mut attempt = logged_attempt(&tenant, &ep, "order-1", at);
     attempt.attempt = 2;
@@ -273,14 +264,8 @@ async fn a_delivery_reads_in_full(store: Arc<dyn Store>) {
 async fn an_expired_or_foreign_delivery_is_not_found(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let sibling = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
+    let sibling = api.create_endpoint_id(&tenant).await;
     let now = OffsetDateTime::now_utc();
     let mut expired = logged_attempt(&tenant, &ep, "evt_1", now - Duration::days(8));
     expired.expires_at = now - Duration::seconds(1);
@@ -313,10 +298,7 @@ async fn an_expired_or_foreign_delivery_is_not_found(store: Arc<dyn Store>) {
 async fn a_deleted_endpoints_log_is_not_found(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
     let delivery = seed_delivery(store.as_ref(), &tenant, &ep).await;
     assert_eq!(
         api.delete(&endpoint_path(&tenant, &ep)).await.status,

@@ -82,14 +82,8 @@ async fn another_tenants_endpoint_is_not_found_on_every_route(store: Arc<dyn Sto
     let api = Api::new(store);
     let victim = unique_tenant();
     let attacker = unique_tenant();
-    let victims_id = api.create_endpoint(&victim).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let attackers_id = api.create_endpoint(&attacker).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let victims_id = api.create_endpoint_id(&victim).await;
+    let attackers_id = api.create_endpoint_id(&attacker).await;
     let missing_id = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0";
     let delivery = seed_delivery(api.store.as_ref(), &victim, &victims_id).await;
     let before = snapshot(&api, &victim, &victims_id).await;

@@ -120,10 +120,7 @@ async fn a_resend_is_a_new_manual_chain_with_its_own_retries(backend: &dyn TestB
 async fn resend_queues_the_event_again_whatever_the_status(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
     let now = OffsetDateTime::now_utc();
     let event = seed_event(store.as_ref(), &tenant, now + Duration::days(7)).await;
     let mut attempts = Vec::new();
@@ -159,10 +156,7 @@ async fn resend_queues_the_event_again_whatever_the_status(store: Arc<dyn Store>
 async fn resend_refuses_a_disabled_endpoint_and_an_expired_event(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
     let now = OffsetDateTime::now_utc();
 
     // The log entry outlives its event (a retry a while after publication).

@@ -155,10 +155,7 @@ async fn stats_match_the_attempts_made_class_by_class(backend: &dyn TestBackend)
 async fn stats_show_every_day_of_the_range(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());
     let tenant = unique_tenant();
-    let ep = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ep = api.create_endpoint_id(&tenant).await;
     let today = OffsetDateTime::now_utc().date();
     let counts = |ok: u64, class: Option<ErrorClass>| {
         let mut delta = StatsDelta::default();
@@ -233,10 +230,7 @@ async fn stats_show_every_day_of_the_range(store: Arc<dyn Store>) {
     assert_eq!(checked_totals(&stats)["attempts"], 4);
 
     // No attempts: zero rows throughout and no success rate.
-    let quiet = api.create_endpoint(&tenant).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let quiet = api.create_endpoint_id(&tenant).await;
     let reply = api
         .get(&format!("{}?days=7", stats_path(&tenant, &quiet)))
         .await;
