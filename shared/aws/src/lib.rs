@@ -1,12 +1,14 @@
 //! AWS adapters of courier's ports: [`DynamoStore`] (every storage port on
 //! two DynamoDB tables) and [`SqsQueue`] (the delivery queue), plus the
 //! table and queue definitions they rely on ([`schema`]), the wiring from
-//! the environment ([`AwsBackend`]) and an SDK call counter ([`CallCounter`]).
+//! the environment ([`AwsBackend`]), the IAM actions each port method needs
+//! ([`iam`]) and an SDK call counter ([`CallCounter`]).
 //! This is the only crate that names AWS SDK types.
 
 mod backend;
 mod counter;
 mod dynamo;
+pub mod iam;
 pub mod schema;
 mod sqs;
 
