@@ -1,0 +1,93 @@
+//! A minimal loopback receiver for the benchmarks: answers every request at
+//! once with a settable status and an empty body, counts requests and, when
+//! asked, notes each `webhook-id` with its arrival time. It runs on its own
+//! thread and runtime so that it serves at the same speed whatever the
+//! benchmark's runtime is busy with ([`Background`]). (`courier_testkit::Receiver` keeps
+//! every request with its headers and body: right for tests, too heavy for
+//! tens of thousands of requests a second.)
+
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::BenchResult;
+use crate::server::Background;
+
+struct SinkState {
+    status: AtomicU16,
+    count: AtomicU64,
+    record: bool,
+    arrivals: Mutex<Vec<(String, Instant)>>,
+}
+
+/// The receiver; stops when dropped.
+pub struct Sink {
+    server: Background,
+    state: Arc<SinkState>,
+}
+
+impl Sink {
+    /// Starts a receiver on `127.0.0.1` and a free port, answering 200.
+    /// With `record`, every request's `webhook-id` and arrival time is kept.
+    pub fn start(record: bool) -> BenchResult<Self> {
+        let state = Arc::new(SinkState {
+            status: AtomicU16::new(200),
+            count: AtomicU64::new(0),
+            record,
+            arrivals: Mutex::new(Vec::new()),
+        });
+        let app = Router::new().fallback(receive).with_state(state.clone());
+        Ok(Self {
+            server: Background::start(app, "bench-sink")?,
+            state,
+        })
+    }
+
+    /// The URL to register as an endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}/webhook", self.server.addr())
+    }
+
+    /// Answers every following request with `status`.
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Requests received so far.
+    pub fn count(&self) -> u64 {
+        self.state.count.load(Ordering::SeqCst)
+    }
+
+    /// The `(webhook-id, arrival)` pairs noted so far (when recording).
+    pub fn arrivals(&self) -> Vec<(String, Instant)> {
+        lock(&self.state.arrivals).clone()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn receive(
+    State(state): State<Arc<SinkState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let arrived = Instant::now();
+    drop(body);
+    if state.record {
+        let id = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        lock(&state.arrivals).push((id, arrived));
+    }
+    state.count.fetch_add(1, Ordering::SeqCst);
+    StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+}
