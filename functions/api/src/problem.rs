@@ -53,6 +53,16 @@ pub enum ApiError {
         /// The route's limit in bytes.
         limit: usize,
     },
+    /// A published event would be delivered in a body over the limit.
+    #[error(
+        "the event is {size} bytes once wrapped in its envelope; the limit is {limit} bytes (MAX_PAYLOAD_BYTES)"
+    )]
+    EventTooLarge {
+        /// Size of the larger body format.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// The body is not JSON by its content type.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -85,7 +95,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::EventTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -100,7 +112,9 @@ impl ApiError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Validation { .. } => ("validation-failed", "Validation failed"),
             Self::BadRequest(_) => ("bad-request", "Bad request"),
-            Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            Self::PayloadTooLarge { .. } | Self::EventTooLarge { .. } => {
+                ("payload-too-large", "Payload too large")
+            }
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),

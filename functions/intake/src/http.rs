@@ -59,7 +59,7 @@ async fn publish(
 pub fn to_api_error(err: PublishError) -> ApiError {
     match err {
         PublishError::Invalid { field, detail } => ApiError::validation(field, detail),
-        PublishError::TooLarge { limit, .. } => ApiError::PayloadTooLarge { limit },
+        PublishError::TooLarge { size, limit } => ApiError::EventTooLarge { size, limit },
         PublishError::Store(e) => e.into(),
         PublishError::Queue(e) => e.into(),
     }

@@ -295,6 +295,15 @@ pub async fn bad_input_is_refused_and_nothing_is_stored_or_enqueued(b: &dyn Test
             "{name}: no detail"
         );
     }
+    let oversize = format!(
+        r#"{{"type":"booking.created","data":{{"blob":"{}"}}}}"#,
+        "x".repeat(3000)
+    );
+    let (_, json, _) = f.post(f.tenant.as_str(), &oversize, Some(TOKEN)).await;
+    assert!(
+        json["detail"].as_str().unwrap().contains("envelope"),
+        "{json}"
+    );
     let (status, _, _) = f
         .post(
             "bad.tenant",
