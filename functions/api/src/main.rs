@@ -6,21 +6,10 @@ use courier::config::Settings;
 use courier_api::auth::AdminAuth;
 use courier_api::{ApiState, router};
 use courier_aws::AwsBackend;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // One JSON object per line, fields at the top level (Logs Insights:
-    // `filter endpoint_id = "ep_..."`), with the `timestamp` and `level` that
-    // Lambda's log-level filter reads. Same set-up in all three functions.
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    courier_aws::logging::init_lambda_logging();
 
     let settings = Settings::from_env()?;
     let auth = AdminAuth::from_env()?;

@@ -7,21 +7,10 @@ use courier::config::Settings;
 use courier::metrics::Metrics;
 use courier_delivery::{Deliverer, batch_response, received_messages};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // One JSON object per line, fields at the top level (Logs Insights:
-    // `filter endpoint_id = "ep_..."`), with the `timestamp` and `level` that
-    // Lambda's log-level filter reads. Same set-up in all three functions.
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    courier_aws::logging::init_lambda_logging();
     let metrics = Metrics::from_env()?;
     let settings = Settings::from_env()?;
     let backend = courier_aws::AwsBackend::from_env().await?;

@@ -11,21 +11,10 @@ use lambda_http::{Adapter, request::LambdaRequest};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tower::Service;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // One JSON object per line, fields at the top level (Logs Insights:
-    // `filter endpoint_id = "ep_..."`), with the `timestamp` and `level` that
-    // Lambda's log-level filter reads. Same set-up in all three functions.
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    courier_aws::logging::init_lambda_logging();
     let metrics = Metrics::from_env()?;
     let settings = Settings::from_env()?;
     let auth = AdminAuth::from_env()?;

@@ -9,6 +9,7 @@ mod backend;
 mod counter;
 mod dynamo;
 pub mod iam;
+pub mod logging;
 pub mod schema;
 mod sqs;
 
