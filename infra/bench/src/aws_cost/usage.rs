@@ -1,0 +1,116 @@
+//! What a phase of the cost benchmark used, and what that costs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use courier_aws::CallCounter;
+use serde_json::{Value, json};
+
+use crate::capacity::{CapacityMeter, Usage};
+use crate::prices;
+
+/// What one phase (intake or delivery) used.
+#[derive(Debug, Default, Clone)]
+pub struct Phase {
+    pub dynamodb_calls: BTreeMap<String, u64>,
+    pub sqs_calls: BTreeMap<String, u64>,
+    pub usage: BTreeMap<String, Usage>,
+    pub invocations: u64,
+    pub billed_ms: u64,
+    pub empty_receives: u64,
+    pub seconds: f64,
+}
+
+impl Phase {
+    pub fn snapshot(ddb: &CallCounter, sqs: &CallCounter, meter: &CapacityMeter) -> Self {
+        let mut phase = Self {
+            dynamodb_calls: ddb.counts(),
+            sqs_calls: sqs.counts(),
+            usage: meter.usage(),
+            ..Self::default()
+        };
+        phase.dynamodb_calls.retain(|_, n| *n > 0);
+        phase.sqs_calls.retain(|_, n| *n > 0);
+        phase
+    }
+
+    /// Leaves out the receives that came back empty (idle polling).
+    pub fn drop_empty_receives(&mut self) {
+        let empty = self.empty_receives;
+        if let Some(n) = self.sqs_calls.get_mut("ReceiveMessage") {
+            *n = n.saturating_sub(empty);
+        }
+        if let Some(u) = self.usage.get_mut("ReceiveMessage") {
+            u.sqs_billed_requests = u.sqs_billed_requests.saturating_sub(empty);
+        }
+    }
+
+    pub fn usage_total(&self) -> Usage {
+        let mut total = Usage::default();
+        for u in self.usage.values() {
+            total.add(u);
+        }
+        total
+    }
+
+    pub fn gb_seconds(&self, memory_mb: u32) -> f64 {
+        self.billed_ms as f64 / 1000.0 * f64::from(memory_mb) / 1024.0
+    }
+}
+
+/// Dollars per million deliveries, by line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cost {
+    pub dynamodb_writes: f64,
+    pub dynamodb_reads: f64,
+    pub sqs: f64,
+    pub lambda_requests: f64,
+    pub lambda_duration: f64,
+}
+
+impl Cost {
+    pub fn of(phases: &[&Phase], deliveries: u64, memory_mb: u32) -> Self {
+        let per_million = 1_000_000.0 / deliveries.max(1) as f64;
+        let mut c = Cost::default();
+        for p in phases {
+            let u = p.usage_total();
+            c.dynamodb_writes += u.write_units * prices::DYNAMODB_WRU_PER_MILLION / 1e6;
+            c.dynamodb_reads += u.read_units * prices::DYNAMODB_RRU_PER_MILLION / 1e6;
+            c.sqs += u.sqs_billed_requests as f64 * prices::SQS_PER_MILLION_REQUESTS / 1e6;
+            c.lambda_requests += p.invocations as f64 * prices::LAMBDA_PER_MILLION_REQUESTS / 1e6;
+            c.lambda_duration += p.gb_seconds(memory_mb) * prices::LAMBDA_ARM64_PER_GB_SECOND;
+        }
+        Cost {
+            dynamodb_writes: c.dynamodb_writes * per_million,
+            dynamodb_reads: c.dynamodb_reads * per_million,
+            sqs: c.sqs * per_million,
+            lambda_requests: c.lambda_requests * per_million,
+            lambda_duration: c.lambda_duration * per_million,
+        }
+    }
+    pub fn total(&self) -> f64 {
+        self.dynamodb_writes
+            + self.dynamodb_reads
+            + self.sqs
+            + self.lambda_requests
+            + self.lambda_duration
+    }
+    pub fn to_json(self) -> Value {
+        json!({
+            "dynamodb_writes": self.dynamodb_writes,
+            "dynamodb_reads": self.dynamodb_reads,
+            "sqs": self.sqs,
+            "lambda_requests": self.lambda_requests,
+            "lambda_duration": self.lambda_duration,
+            "total": self.total(),
+        })
+    }
+}
+
+/// A line of the cost table: its name and how to get it from a [`Cost`].
+pub type Line = (&'static str, fn(&Cost) -> f64);
+
+/// Lambda bills duration rounded up to the millisecond.
+pub fn ceil_ms(d: Duration) -> u64 {
+    d.as_micros().div_ceil(1000) as u64
+}
