@@ -1,0 +1,119 @@
+//! Helpers shared by the end-to-end tests: HTTP calls to the api binary,
+//! signature checks and the delivery log as the API shows it.
+
+use std::time::Duration;
+
+use courier::signing::{DEFAULT_TOLERANCE_SECS, Secret, verify};
+use courier_e2e::Stack;
+use courier_testkit::RecordedRequest;
+use reqwest::Method;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+/// How long a message may take to come back: well under the queue's own
+/// visibility timeout, so only the binary's `ChangeMessageVisibility` can
+/// bring it back in time.
+pub const RETRY_WITHIN: Duration = Duration::from_secs(12);
+
+/// A tenant of its own for one test.
+pub fn tenant() -> String {
+    format!("t_{}", OffsetDateTime::now_utc().unix_timestamp_nanos())
+}
+
+/// The JSON body of a response that must have status `expected`.
+pub async fn json_of(response: reqwest::Response, expected: u16) -> Value {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, expected, "unexpected answer: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Creates the event type over HTTP (ignoring "already exists").
+pub async fn create_event_type(stack: &Stack, name: &str) {
+    let r = stack
+        .request(Method::POST, "api", "/v1/event-types")
+        .json(&json!({"name": name, "description": "end-to-end"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        [201, 409].contains(&r.status().as_u16()),
+        "{}",
+        r.text().await.unwrap()
+    );
+}
+
+/// Creates an endpoint over HTTP; returns its id and secret.
+pub async fn create_endpoint(stack: &Stack, tenant: &str, url: &str) -> (String, String) {
+    let r = stack
+        .request(
+            Method::POST,
+            "api",
+            &format!("/v1/tenants/{tenant}/endpoints"),
+        )
+        .json(&json!({"url": url, "eventTypes": ["booking.*"]}))
+        .send()
+        .await
+        .unwrap();
+    let created = json_of(r, 201).await;
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+    (id, secret)
+}
+
+/// Panics unless the request's Standard Webhooks signature verifies.
+pub fn assert_signed(request: &RecordedRequest, secret: &str) {
+    let secret = Secret::parse(secret).unwrap();
+    let header = |name| request.header(name).unwrap_or_default();
+    verify(
+        &secret,
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+        &request.body,
+        OffsetDateTime::now_utc().unix_timestamp(),
+        DEFAULT_TOLERANCE_SECS,
+    )
+    .unwrap_or_else(|e| panic!("the signature does not verify: {e}"));
+}
+
+/// The endpoint's delivery log, newest first, from the api binary.
+pub async fn delivery_log(stack: &Stack, tenant: &str, endpoint: &str) -> Vec<Value> {
+    let path = format!("/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries");
+    let r = stack
+        .request(Method::GET, "api", &path)
+        .send()
+        .await
+        .unwrap();
+    let page = json_of(r, 200).await;
+    page["data"].as_array().cloned().unwrap_or_default()
+}
+
+/// `(attempt, trigger, status, httpStatus)` of each log entry.
+pub fn summary(log: &[Value]) -> Vec<(u64, String, String, Value)> {
+    log.iter()
+        .map(|a| {
+            (
+                a["attempt"].as_u64().unwrap(),
+                a["trigger"].as_str().unwrap().to_owned(),
+                a["status"].as_str().unwrap().to_owned(),
+                a["httpStatus"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The `delivery attempt` JSON lines the delivery binary logged.
+pub fn attempt_log_lines(stack: &Stack) -> Vec<Value> {
+    stack
+        .watch
+        .log_lines("delivery")
+        .into_iter()
+        // With or without tracing's `flatten_event`.
+        .map(|l| match l.get("fields") {
+            Some(fields) if fields.is_object() => fields.clone(),
+            _ => l,
+        })
+        .filter(|l| l["message"] == "delivery attempt")
+        .collect()
+}

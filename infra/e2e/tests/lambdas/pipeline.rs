@@ -1,0 +1,80 @@
+//! Resends and test events from the api binary travel the same queue to
+//! the delivery binary as published events do.
+
+use std::time::Duration;
+
+use courier_e2e::Stack;
+use courier_testkit::Receiver;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_and_test_events_reach_the_receiver_through_the_queue() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start().await;
+    let tenant = tenant();
+    create_event_type(&stack, "booking.created").await;
+    let (endpoint, secret) = create_endpoint(&stack, &tenant, &receiver.url()).await;
+    let base = format!("/v1/tenants/{tenant}/endpoints/{endpoint}");
+    let mapping = stack.mapping().await;
+
+    let published = stack
+        .request(
+            Method::POST,
+            "intake",
+            &format!("/v1/tenants/{tenant}/events"),
+        )
+        .json(&json!({"id": "evt_resend_me", "type": "booking.created", "data": {"n": 1}}))
+        .send()
+        .await
+        .unwrap();
+    json_of(published, 202).await;
+    assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
+    let delivered = delivery_log(&stack, &tenant, &endpoint).await;
+
+    let resend = stack
+        .request(
+            Method::POST,
+            "api",
+            &format!(
+                "{base}/deliveries/{}/resend",
+                delivered[0]["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    json_of(resend, 202).await;
+    assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
+
+    let test = stack
+        .request(Method::POST, "api", &format!("{base}/test"))
+        .json(&json!({"eventType": "booking.created"}))
+        .send()
+        .await
+        .unwrap();
+    json_of(test, 202).await;
+    assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
+
+    let requests = receiver.wait_for(3, Duration::from_secs(1)).await;
+    assert_eq!(requests[1].header("webhook-id"), Some("evt_resend_me"));
+    assert_eq!(
+        requests[0].body, requests[1].body,
+        "a resend sends the same event"
+    );
+    for request in &requests {
+        assert_signed(request, &secret);
+    }
+    let log = delivery_log(&stack, &tenant, &endpoint).await;
+    assert_eq!(
+        summary(&log),
+        [
+            (1, "test".into(), "succeeded".into(), json!(200)),
+            (1, "manual".into(), "succeeded".into(), json!(200)),
+            (1, "event".into(), "succeeded".into(), json!(200)),
+        ]
+    );
+    assert_eq!(mapping.messages_left().await, 0);
+}

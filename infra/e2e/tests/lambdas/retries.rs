@@ -1,0 +1,180 @@
+//! Retries through the queue: the delivery binary's batch item failures
+//! and visibility changes, with the harness playing the event source
+//! mapping. A binary that acknowledged a retry (no batch item failure) would
+//! lose attempt 2; one that did not set the visibility would bring it back
+//! only after the queue's 30 s, past `RETRY_WITHIN`.
+
+use std::time::Duration;
+
+use courier_e2e::{QUEUE_VISIBILITY, Stack};
+use courier_testkit::{Receiver, Reply};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_comes_back_after_the_retry_delay_and_succeeds() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start().await;
+    receiver.respond_with(vec![Reply::status(503).with_body("busy")]);
+    let tenant = tenant();
+
+    create_event_type(&stack, "booking.created").await;
+    let (endpoint, secret) = create_endpoint(&stack, &tenant, &receiver.url()).await;
+    let published = stack
+        .request(
+            Method::POST,
+            "intake",
+            &format!("/v1/tenants/{tenant}/events"),
+        )
+        .json(&json!({"type": "booking.created", "data": {"bookingId": "bk_1", "guests": 2}}))
+        .send()
+        .await
+        .unwrap();
+    let published = json_of(published, 202).await;
+    assert_eq!(published["endpoints"], 1);
+    let event_id = published["id"].as_str().unwrap().to_owned();
+
+    let mapping = stack.mapping().await;
+    let first = mapping.next_batch(RETRY_WITHIN).await;
+    assert_eq!(first.records.len(), 1);
+    let message_id = first.records[0].message_id.clone();
+    assert_eq!(first.records[0].receive_count, 1);
+    assert_eq!(
+        first.failures(),
+        std::slice::from_ref(&message_id),
+        "a failed attempt with retries left must be a batch item failure, or SQS deletes it; answer: {:?}",
+        first.response
+    );
+    assert!(first.deleted.is_empty());
+
+    let second = mapping.next_batch(RETRY_WITHIN).await;
+    assert_eq!(second.records.len(), 1);
+    assert_eq!(second.records[0].message_id, message_id);
+    assert_eq!(second.records[0].receive_count, 2);
+    let gap = second.records[0].received_at - first.records[0].received_at;
+    assert!(
+        gap >= Duration::from_secs(1) && gap < QUEUE_VISIBILITY,
+        "the retry came back after {gap:?}: RETRY_SCHEDULE=1,2 asks for 1 s"
+    );
+    assert_eq!(second.response, Ok(json!({"batchItemFailures": []})));
+    assert_eq!(second.deleted, [message_id]);
+    assert_eq!(mapping.messages_left().await, 0);
+
+    let requests = receiver.wait_for(2, Duration::from_secs(1)).await;
+    assert_eq!(requests.len(), 2);
+    for (request, attempt) in requests.iter().zip(["1", "2"]) {
+        assert_eq!(request.header("webhook-attempt"), Some(attempt));
+        assert_eq!(request.header("webhook-id"), Some(event_id.as_str()));
+        assert_signed(request, &secret);
+    }
+    assert_eq!(requests[0].body, requests[1].body, "same bytes on a retry");
+    assert!(requests[1].arrived - requests[0].arrived >= Duration::from_secs(1));
+
+    let log = delivery_log(&stack, &tenant, &endpoint).await;
+    assert_eq!(
+        summary(&log),
+        [
+            (2, "retry".into(), "succeeded".into(), json!(200)),
+            (1, "event".into(), "failed".into(), json!(503)),
+        ]
+    );
+    assert!(log[1]["nextAttemptAt"].is_string() && log[0]["nextAttemptAt"].is_null());
+    let first_attempt = stack
+        .request(
+            Method::GET,
+            "api",
+            &format!(
+                "/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries/{}",
+                log[1]["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(first_attempt, 200).await["responseBody"], "busy");
+
+    let lines = attempt_log_lines(&stack);
+    let attempts: Vec<_> = lines
+        .iter()
+        .map(|l| (l["attempt"].clone(), l["http_status"].clone()))
+        .collect();
+    assert_eq!(attempts, [(json!(1), json!(503)), (json!(2), json!(200))]);
+    for function in ["api", "intake", "delivery"] {
+        assert!(
+            !stack.watch.output(function).join("\n").contains(&secret),
+            "{function} logged the endpoint's secret"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_always_fails_gets_three_attempts_then_the_message_is_deleted() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start().await;
+    receiver.set_default(Reply::status(500));
+    let tenant = tenant();
+    create_event_type(&stack, "booking.cancelled").await;
+    let (endpoint, _) = create_endpoint(&stack, &tenant, &receiver.url()).await;
+
+    // Producers on AWS may invoke intake directly with the SDK.
+    let published = stack
+        .watch
+        .invoke(
+            "intake",
+            &json!({"tenantId": tenant, "type": "booking.cancelled", "data": {"bookingId": "bk_9"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(published["endpoints"], 1);
+
+    let mapping = stack.mapping().await;
+    let mut batches = Vec::new();
+    for _ in 0..3 {
+        batches.push(mapping.next_batch(RETRY_WITHIN).await);
+    }
+    let id = batches[0].records[0].message_id.clone();
+    assert_eq!(batches[0].failures(), std::slice::from_ref(&id));
+    assert_eq!(batches[1].failures(), std::slice::from_ref(&id));
+    assert_eq!(
+        batches[2].failures(),
+        Vec::<String>::new(),
+        "the last attempt is final: no batch item failure"
+    );
+    assert_eq!(batches[2].deleted, [id]);
+    let gaps: Vec<Duration> = batches
+        .windows(2)
+        .map(|w| w[1].records[0].received_at - w[0].records[0].received_at)
+        .collect();
+    assert!(
+        gaps[0] >= Duration::from_secs(1) && gaps[1] >= Duration::from_secs(2),
+        "RETRY_SCHEDULE=1,2, got {gaps:?}"
+    );
+    assert_eq!(mapping.messages_left().await, 0);
+    assert_eq!(receiver.requests().len(), 3);
+
+    let log = delivery_log(&stack, &tenant, &endpoint).await;
+    assert_eq!(
+        summary(&log),
+        [
+            (3, "retry".into(), "failed".into(), json!(500)),
+            (2, "retry".into(), "failed".into(), json!(500)),
+            (1, "event".into(), "failed".into(), json!(500)),
+        ]
+    );
+    assert!(
+        log[0]["nextAttemptAt"].is_null(),
+        "no attempt follows the last"
+    );
+    let read = stack
+        .request(
+            Method::GET,
+            "api",
+            &format!("/v1/tenants/{tenant}/endpoints/{endpoint}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(read, 200).await["consecutiveFailures"], 3);
+}
