@@ -46,6 +46,9 @@ pub use guard::{Blocked, PublicResolver, check_literal};
 pub use sender::{AttemptReport, Sender, USER_AGENT};
 pub use sqs::{batch_response, received_messages};
 
+/// A copy this close to its due time is attempted rather than put back:
+/// SQS visibility is counted in whole seconds.
+const EARLY_TOLERANCE: time::Duration = time::Duration::seconds(1);
 /// Messages of a batch delivered at the same time.
 const CONCURRENCY: usize = 32;
 /// `lastAttemptAt` precision: newer values are not worth a write.
@@ -57,6 +60,19 @@ pub struct Deliverer {
     queue: Arc<dyn DeliveryQueue>,
     sender: Sender,
     settings: Settings,
+}
+
+/// What to do with a received copy of a delivery.
+enum NextStep {
+    /// Make attempt `previous + 1`.
+    Attempt {
+        /// Attempts already recorded.
+        previous: u32,
+    },
+    /// The delivery is finished: acknowledge without sending.
+    Done,
+    /// The next attempt is not due for this long.
+    NotYet(std::time::Duration),
 }
 
 /// What became of one message, before the batch's bookkeeping.
@@ -190,13 +206,20 @@ impl Deliverer {
             .await
     }
 
-    /// The attempts already made, or `None` when the delivery is done.
-    async fn attempts_made(&self, message: &DeliveryMessage) -> Result<Option<u32>, StoreError> {
+    /// What the progress record says about this copy of the message.
+    async fn next_step(&self, message: &DeliveryMessage) -> Result<NextStep, StoreError> {
         let max = self.settings.retry_schedule.max_attempts();
+        let now = OffsetDateTime::now_utc();
         Ok(match self.store.progress(message.message_id).await? {
-            Some(p) if p.done || p.attempts >= max => None,
-            Some(p) => Some(p.attempts),
-            None => Some(0),
+            Some(p) if p.done || p.attempts >= max => NextStep::Done,
+            Some(MessageProgress {
+                next_attempt_at: Some(due),
+                ..
+            }) if due - now > EARLY_TOLERANCE => NextStep::NotYet((due - now).unsigned_abs()),
+            Some(p) => NextStep::Attempt {
+                previous: p.attempts,
+            },
+            None => NextStep::Attempt { previous: 0 },
         })
     }
 
@@ -207,11 +230,20 @@ impl Deliverer {
         endpoint: Option<&Endpoint>,
     ) -> Handled {
         let id = received.queue_message_id.clone();
-        let previous = match self.attempts_made(&message).await {
-            Ok(Some(n)) => n,
-            Ok(None) => {
+        let previous = match self.next_step(&message).await {
+            Ok(NextStep::Attempt { previous }) => previous,
+            Ok(NextStep::Done) => {
                 tracing::info!(message_id = %message.message_id, "duplicate of a finished delivery acknowledged");
                 return Handled::ack(id);
+            }
+            Ok(NextStep::NotYet(wait)) => {
+                // A copy handed out before its retry is due (an SQS duplicate,
+                // or a visibility change that did not take): wait the rest.
+                tracing::info!(message_id = %message.message_id, wait_ms = wait.as_millis() as u64, "early copy put back until its retry is due");
+                if let Err(e) = self.queue.retry_after(&received.receipt, wait).await {
+                    tracing::warn!(message_id = %message.message_id, error = %e, "could not delay an early copy");
+                }
+                return Handled::leave(id);
             }
             Err(e) => {
                 tracing::error!(message_id = %message.message_id, error = %e, "progress lookup failed");
@@ -226,6 +258,7 @@ impl Deliverer {
             let done = MessageProgress {
                 attempts: attempt,
                 done: true,
+                next_attempt_at: None,
             };
             return match self
                 .store
@@ -258,10 +291,14 @@ impl Deliverer {
         let report = self.sender.send(endpoint, &message.event, attempt).await;
         let attempted_at = OffsetDateTime::now_utc();
         let decision = policy::after_attempt(attempt, report.result, &self.settings.retry_schedule);
-        let done = !matches!(decision, Decision::Retry(_));
+        let next_attempt_at = match decision {
+            Decision::Retry(delay) => Some(attempted_at + delay),
+            Decision::Succeeded | Decision::GiveUp(_) => None,
+        };
         let progress = MessageProgress {
             attempts: attempt,
-            done,
+            done: next_attempt_at.is_none(),
+            next_attempt_at,
         };
         match self
             .store

@@ -14,7 +14,9 @@ use courier::event::{Event, to_millis};
 use courier::event_type::EventTypeFilter;
 use courier::ids::EventId;
 use courier::message::{DeliveryMessage, ReceivedMessage, Trigger};
-use courier::ports::{DeliveryLog, DeliveryQueue, EndpointStore, QueueError};
+use courier::ports::{
+    DeliveryLog, DeliveryProgress, DeliveryQueue, EndpointStore, MessageProgress, QueueError,
+};
 use courier_delivery::Deliverer;
 use courier_testkit::{Receiver, Reply};
 use serde_json::value::RawValue;
@@ -86,6 +88,23 @@ async fn failing_delivery() -> (
     )
 }
 
+/// Plays the wait for a retry: marks the next attempt as due now, as it is
+/// when SQS hands the message out again after the visibility timeout.
+async fn retry_is_due(store: &EmbeddedStore, message: &DeliveryMessage, attempts: u32) {
+    let due_now = MessageProgress {
+        attempts,
+        done: false,
+        next_attempt_at: None,
+    };
+    let expires = OffsetDateTime::now_utc() + time::Duration::days(7);
+    assert!(
+        store
+            .advance_progress(message.message_id, attempts, due_now, expires)
+            .await
+            .unwrap()
+    );
+}
+
 #[tokio::test]
 async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledges() {
     let (deliverer, queue, receiver, message, store) = failing_delivery().await;
@@ -99,7 +118,9 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
     };
 
     assert_eq!(deliverer.handle_batch(vec![receive(1)]).await, ["sqs-1"]);
+    retry_is_due(&store, &message, 1).await;
     assert_eq!(deliverer.handle_batch(vec![receive(2)]).await, ["sqs-1"]);
+    retry_is_due(&store, &message, 2).await;
     assert!(
         deliverer.handle_batch(vec![receive(3)]).await.is_empty(),
         "the last attempt is acknowledged"
@@ -142,4 +163,34 @@ async fn an_inflated_receive_count_does_not_skip_attempts() {
     let request = receiver.requests().remove(0);
     assert_eq!(request.header("webhook-attempt"), Some("1"));
     assert_eq!(queue.retries.lock().unwrap()[0].1, Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn a_copy_handed_out_before_its_retry_is_due_waits_instead_of_sending() {
+    let (deliverer, queue, receiver, message, _) = failing_delivery().await;
+    let copy = |receipt: &str| ReceivedMessage {
+        queue_message_id: "sqs-1".into(),
+        receipt: receipt.into(),
+        body: message.to_json(),
+        receive_count: 1,
+    };
+    assert_eq!(deliverer.handle_batch(vec![copy("first")]).await, ["sqs-1"]);
+    // An SQS duplicate arrives while attempt 2 is still 60 s away.
+    assert_eq!(
+        deliverer.handle_batch(vec![copy("duplicate")]).await,
+        ["sqs-1"]
+    );
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "the duplicate must not send attempt 2 early"
+    );
+    let retries = queue.retries.lock().unwrap().clone();
+    assert_eq!(retries[0], ("first".to_string(), Duration::from_secs(60)));
+    assert_eq!(retries[1].0, "duplicate");
+    assert!(
+        retries[1].1 > Duration::from_secs(55) && retries[1].1 <= Duration::from_secs(60),
+        "{:?}",
+        retries[1].1
+    );
 }

@@ -170,6 +170,9 @@ pub struct MessageProgress {
     pub attempts: u32,
     /// No further attempt will be made (succeeded, failed for good, skipped).
     pub done: bool,
+    /// When the next attempt is due, after a failure that will be retried; a
+    /// copy of the message handed out earlier waits until then.
+    pub next_attempt_at: Option<OffsetDateTime>,
 }
 
 /// Progress of deliveries, one record per queue message.

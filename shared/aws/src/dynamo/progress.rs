@@ -12,6 +12,8 @@ use super::{DynamoStore, Item, condition_failed, get_n, key, n, now_secs, unavai
 use crate::schema::{PARTITION_KEY, TTL_ATTRIBUTE};
 
 const PROGRESS_SK: &str = "PROGRESS";
+/// When the next attempt is due, in milliseconds since the epoch.
+const NEXT_ATTEMPT_MS: &str = "nextAttemptMs";
 
 fn progress_key(id: MessageId) -> Item {
     key(format!("MSG#{id}"), PROGRESS_SK.to_owned())
@@ -36,6 +38,9 @@ impl DeliveryProgress for DynamoStore {
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
+            next_attempt_at: get_n::<i64>(&item, NEXT_ATTEMPT_MS).and_then(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            }),
         }))
     }
 
@@ -52,6 +57,10 @@ impl DeliveryProgress for DynamoStore {
             ("done".to_owned(), AttributeValue::Bool(progress.done)),
             (TTL_ATTRIBUTE.to_owned(), n(unix_seconds(expires_at))),
         ]);
+        if let Some(due) = progress.next_attempt_at {
+            let ms = (due.unix_timestamp_nanos() / 1_000_000) as i64;
+            item.insert(NEXT_ATTEMPT_MS.to_owned(), n(ms));
+        }
         // An expired record counts as absent, i.e. as 0 attempts.
         let condition = if previous_attempts == 0 {
             "attribute_not_exists(#pk) OR #exp <= :now OR #att = :prev"

@@ -9,7 +9,11 @@ fn in_a_week() -> OffsetDateTime {
 }
 
 fn at(attempts: u32, done: bool) -> MessageProgress {
-    MessageProgress { attempts, done }
+    MessageProgress {
+        attempts,
+        done,
+        next_attempt_at: None,
+    }
 }
 
 /// Progress moves only from the count the caller saw: of two workers that
@@ -30,6 +34,20 @@ pub async fn progress_advances_only_from_the_recorded_count(store: &dyn Store) {
             .unwrap()
     );
     assert_eq!(store.progress(id).await.unwrap(), Some(at(1, false)));
+    // The due time of the next attempt survives, to the millisecond.
+    let due = courier::event::to_millis(OffsetDateTime::now_utc() + Duration::seconds(60));
+    let waiting = MessageProgress {
+        next_attempt_at: Some(due),
+        ..at(1, false)
+    };
+    let other = MessageId::generate();
+    assert!(
+        store
+            .advance_progress(other, 0, waiting, in_a_week())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.progress(other).await.unwrap(), Some(waiting));
     assert!(
         !store
             .advance_progress(id, 2, at(3, false), in_a_week())
