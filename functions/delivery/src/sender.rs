@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use courier::attempt::{ErrorClass, RESPONSE_BODY_LIMIT, truncate_body};
 use courier::config::Settings;
-use courier::endpoint::Endpoint;
+use courier::endpoint::{Endpoint, PayloadFormat};
 use courier::event::Event;
 use courier::policy::AttemptResult;
 use courier::signing::signature_header;
@@ -158,7 +158,12 @@ impl Sender {
                 h.insert(HeaderName::from_static(name), v);
             }
         };
-        put("content-type", "application/json".into());
+        // CloudEvents' HTTP binding marks a structured-mode body by its type.
+        let content_type = match endpoint.payload_format {
+            PayloadFormat::Default => "application/json",
+            PayloadFormat::Cloudevents => "application/cloudevents+json",
+        };
+        put("content-type", content_type.into());
         put("user-agent", USER_AGENT.into());
         put("webhook-id", event.id.to_string());
         put("webhook-timestamp", timestamp.to_string());

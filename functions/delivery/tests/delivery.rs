@@ -247,7 +247,9 @@ pub async fn ssrf_corpus_is_blocked_with_the_guard_on(b: &dyn TestBackend) {
     let mut endpoints: Vec<Endpoint> = Vec::new();
     for host in hosts {
         // Stored directly: the API would refuse these URLs before delivery.
-        let ep = h.endpoint_at(&format!("https://{host}:{port}/hook")).await;
+        // Plain http, so that without the guard the loopback spellings
+        // would really reach the receiver below.
+        let ep = h.endpoint_at(&format!("http://{host}:{port}/hook")).await;
         h.enqueue(&ep).await;
         endpoints.push(ep);
     }
@@ -314,6 +316,26 @@ pub async fn signatures_verify_with_the_official_library_during_a_rotation(b: &d
     .unwrap();
 }
 
+pub async fn cloudevents_endpoints_get_a_structured_cloudevent(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    let ep = h.endpoint().await;
+    let mut ce = ep.clone();
+    ce.payload_format = courier::endpoint::PayloadFormat::Cloudevents;
+    ce.revision += 1;
+    h.store.update_endpoint(&ep, &ce).await.unwrap();
+    let message = h.enqueue(&ep).await;
+    h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    let request = h.receiver.requests().remove(0);
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/cloudevents+json")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["specversion"], "1.0");
+    assert_eq!(body["id"], message.event.id.as_str());
+    assert_eq!(body["data"]["bookingId"], "bk_1");
+}
+
 macro_rules! delivery_tests {
     ($mod_name:ident, $backend:expr) => {
         mod $mod_name {
@@ -328,6 +350,7 @@ macro_rules! delivery_tests {
                 unparseable_messages_are_never_acknowledged,
                 ssrf_corpus_is_blocked_with_the_guard_on,
                 signatures_verify_with_the_official_library_during_a_rotation,
+                cloudevents_endpoints_get_a_structured_cloudevent,
             );
         }
     };

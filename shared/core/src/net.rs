@@ -48,6 +48,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xff00) == 0xff00 // multicast
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         || (s[0] == 0x2001 && s[1] == 0) // Teredo tunnels to arbitrary v4
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 (RFC 8215)
         || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard
         || s[0] == 0; // remaining ::/16 forms (IPv4-compatible, reserved)
     !blocked
@@ -230,6 +231,7 @@ mod tests {
             "2001:db8::1",
             "64:ff9b::7f00:1",
             "ff02::1",
+            "64:ff9b:1::808:808",
         ] {
             assert!(!public(ip), "{ip}");
         }
