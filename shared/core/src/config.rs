@@ -88,7 +88,7 @@ impl Settings {
             None => d.retry_schedule,
             Some(v) => v.parse().map_err(|p| err("RETRY_SCHEDULE", p))?,
         };
-        Ok(Self {
+        let settings = Self {
             retry_schedule,
             delivery_timeout: num("DELIVERY_TIMEOUT_MS", 100, 900_000)?
                 .map(Duration::from_millis)
@@ -106,7 +106,20 @@ impl Settings {
                 .map(|n| n as usize)
                 .unwrap_or(d.max_payload_bytes),
             simple_signature_header: flag("SIMPLE_SIGNATURE_HEADER", d.simple_signature_header)?,
-        })
+        };
+        // Attempt numbers live in a progress record kept for the retention
+        // period, so the whole schedule must end well within it.
+        let schedule: Duration = settings.retry_schedule.delays().iter().sum();
+        if schedule * 2 > settings.retention {
+            return Err(err(
+                "RETRY_SCHEDULE",
+                format!(
+                    "the retries take {} s in all, more than half of LOG_RETENTION_DAYS",
+                    schedule.as_secs()
+                ),
+            ));
+        }
+        Ok(settings)
     }
 }
 
@@ -162,5 +175,14 @@ mod tests {
             read(&[("DISABLE_AFTER_FAILURES", "0")]).unwrap_err().var,
             "DISABLE_AFTER_FAILURES"
         );
+        // Nine retries could outlast the queue's 10 receives.
+        let nine = [("RETRY_SCHEDULE", "1,1,1,1,1,1,1,1,1")];
+        assert_eq!(read(&nine).unwrap_err().var, "RETRY_SCHEDULE");
+        // 3 × 12 h of retries do not fit in 1 day of retention.
+        let long = [
+            ("RETRY_SCHEDULE", "43200,43200,43200"),
+            ("LOG_RETENTION_DAYS", "1"),
+        ];
+        assert_eq!(read(&long).unwrap_err().var, "RETRY_SCHEDULE");
     }
 }

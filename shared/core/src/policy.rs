@@ -32,6 +32,11 @@ use crate::message::Trigger;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule(Vec<Duration>);
 
+/// Most retries a schedule may have: every attempt is one receive of the
+/// SQS message, and the queue's redrive policy moves a message to the
+/// dead-letter queue after 10 receives, leaving room for a redelivery or two.
+pub const MAX_RETRIES: usize = 8;
+
 /// The longest retry delay SQS can express with a visibility timeout.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
 
@@ -81,8 +86,8 @@ impl FromStr for RetrySchedule {
             }
             delays.push(delay);
         }
-        if delays.len() > 20 {
-            return Err("at most 20 retries".into());
+        if delays.len() > MAX_RETRIES {
+            return Err(format!("at most {MAX_RETRIES} retries"));
         }
         Ok(Self(delays))
     }
