@@ -75,6 +75,10 @@ pub enum ApiError {
     /// The path exists but not with this method.
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
+    /// A published event was stored but not completely fanned out; the
+    /// detail tells the producer which id to retry with.
+    #[error("{0}")]
+    RetryWithSameId(String),
     /// A backing service failed; the text is logged, never shown.
     #[error("backing service unavailable: {0}")]
     Unavailable(String),
@@ -102,7 +106,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::RetryWithSameId(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -120,6 +124,7 @@ impl ApiError {
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::RetryWithSameId(_) => ("fan-out-incomplete", "Fan-out incomplete"),
         };
         let (detail, field) = match self {
             Self::Validation { field, detail } => (detail.clone(), Some(field.clone())),
@@ -153,7 +158,7 @@ impl IntoResponse for ApiError {
             Self::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::Unavailable(_) => {
+            Self::Unavailable(_) | Self::RetryWithSameId(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -24,9 +24,11 @@ pub struct DirectEvent {
     pub data: Box<RawValue>,
 }
 
-/// Publishes a direct invocation's events in order. The whole invocation
-/// fails on the first error so the invoker retries it; events accepted
-/// before are idempotent and are not fanned out twice.
+/// Publishes a direct invocation's events in order. Every event is
+/// validated before any is stored, so a list with a bad event changes
+/// nothing. If a fan-out fails part-way the invocation fails, naming every
+/// event's id (generated ones included) so the invoker can retry the list
+/// with those ids: events already accepted are then duplicates, not resent.
 pub async fn handle_direct(intake: &Intake, payload: &str) -> Result<Value, PublishError> {
     let invalid = |detail: String| PublishError::Invalid {
         field: "payload",
@@ -44,21 +46,44 @@ pub async fn handle_direct(intake: &Intake, payload: &str) -> Result<Value, Publ
             true,
         )
     };
-    let mut results: Vec<Published> = Vec::with_capacity(events.len());
-    for event in events {
+    let mut prepared = Vec::with_capacity(events.len());
+    for (index, event) in events.into_iter().enumerate() {
+        let at = |e: PublishError| match e {
+            PublishError::Invalid { field, detail } => PublishError::Invalid {
+                field,
+                detail: format!("event {index}: {detail}"),
+            },
+            other => other,
+        };
         let tenant: TenantId = event
             .tenant_id
             .parse()
-            .map_err(|e: courier::ids::IdError| PublishError::Invalid {
-                field: "tenantId",
-                detail: e.0,
+            .map_err(|e: courier::ids::IdError| {
+                at(PublishError::Invalid {
+                    field: "tenantId",
+                    detail: e.0,
+                })
             })?;
         let request = PublishRequest {
             id: event.id,
             event_type: event.event_type,
             data: event.data,
         };
-        results.push(intake.publish(&tenant, request).await?);
+        prepared.push(intake.prepare(&tenant, request).await.map_err(at)?);
+    }
+    let ids: Vec<String> = prepared.iter().map(|e| e.id.to_string()).collect();
+    let mut results: Vec<Published> = Vec::with_capacity(prepared.len());
+    for event in prepared {
+        match intake.accept(event).await {
+            Ok(published) => results.push(published),
+            Err(PublishError::FanOutIncomplete { event_id, source }) => {
+                return Err(PublishError::FanOutIncomplete {
+                    event_id: format!("{event_id} (retry the list with ids {})", ids.join(", ")),
+                    source,
+                });
+            }
+            Err(other) => return Err(other),
+        }
     }
     let value = if single {
         serde_json::to_value(&results[0])

@@ -61,6 +61,11 @@ pub fn to_api_error(err: PublishError) -> ApiError {
         PublishError::Invalid { field, detail } => ApiError::validation(field, detail),
         PublishError::TooLarge { size, limit } => ApiError::EventTooLarge { size, limit },
         PublishError::Store(e) => e.into(),
-        PublishError::Queue(e) => e.into(),
+        PublishError::FanOutIncomplete { event_id, source } => {
+            tracing::error!(event_id = %event_id, error = %source, "fan-out incomplete");
+            ApiError::RetryWithSameId(format!(
+                "event '{event_id}' was stored but not every endpoint could be queued; send the same request again with \"id\": \"{event_id}\" to complete it"
+            ))
+        }
     }
 }

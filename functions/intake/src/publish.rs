@@ -70,9 +70,16 @@ pub enum PublishError {
     /// Storage failed; nothing was acknowledged.
     #[error("storage unavailable")]
     Store(#[from] StoreError),
-    /// Some deliveries could not be enqueued; retry the same request.
-    #[error("{0}")]
-    Queue(#[from] QueueError),
+    /// Some deliveries could not be enqueued; retry with the same event id.
+    #[error(
+        "event {event_id} was stored but not every endpoint could be queued ({source}); retry with the same id"
+    )]
+    FanOutIncomplete {
+        /// The event's id, generated or given: the retry must reuse it.
+        event_id: String,
+        /// What the queue said.
+        source: QueueError,
+    },
 }
 
 /// The intake: validation, idempotent storage and fan-out.
@@ -98,7 +105,13 @@ impl Intake {
         tenant: &TenantId,
         request: PublishRequest,
     ) -> Result<Published, PublishError> {
-        let event = self.validate(tenant, request).await?;
+        let event = self.prepare(tenant, request).await?;
+        self.accept(event).await
+    }
+
+    /// Stores a prepared event once and fans it out.
+    pub async fn accept(&self, event: Event) -> Result<Published, PublishError> {
+        let tenant = &event.tenant_id.clone();
         let expires_at = event.created_at + self.settings.retention;
         let event = match self.store.store_event(&event, expires_at).await? {
             StoredEvent::New => event,
@@ -123,7 +136,10 @@ impl Intake {
             .collect();
         if let Err(e) = self.queue.enqueue(&messages).await {
             tracing::error!(tenant_id = %tenant, event_id = %event.id, error = %e, "fan-out incomplete; producer must retry");
-            return Err(e.into());
+            return Err(PublishError::FanOutIncomplete {
+                event_id: event.id.to_string(),
+                source: e,
+            });
         }
         self.store.mark_fanned_out(tenant, &event.id).await?;
         tracing::info!(
@@ -138,7 +154,8 @@ impl Intake {
         })
     }
 
-    async fn validate(
+    /// Validates a request into the event to accept, without storing it.
+    pub async fn prepare(
         &self,
         tenant: &TenantId,
         request: PublishRequest,
@@ -162,6 +179,14 @@ impl Intake {
         }
         if !request.data.get().trim_start().starts_with('{') {
             return Err(invalid("data", "data must be a JSON object".into()));
+        }
+        // Valid JSON, but refused by SQS's message character set.
+        if request.data.get().contains(['\u{FFFE}', '\u{FFFF}']) {
+            return Err(invalid(
+                "data",
+                "data contains the noncharacter U+FFFE or U+FFFF; escape it as \\ufffe / \\uffff"
+                    .into(),
+            ));
         }
         let event = Event {
             id,

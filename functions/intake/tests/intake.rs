@@ -196,6 +196,28 @@ pub async fn a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint(
     let (status, json, content_type) = f.post(f.tenant.as_str(), body, Some(TOKEN)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
     assert_eq!(content_type, "application/problem+json");
+    assert!(
+        json["detail"].as_str().unwrap().contains("evt-retry-1"),
+        "{json}"
+    );
+
+    // Without an id of its own, the producer learns the generated one.
+    f.queue.fail_next.store(true, Ordering::SeqCst);
+    let (status, json, _) = f
+        .post(
+            f.tenant.as_str(),
+            r#"{"type":"booking.created","data":{}}"#,
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+    let detail = json["detail"].as_str().unwrap();
+    let generated = detail.split('\'').nth(1).unwrap().to_owned();
+    assert!(generated.starts_with("evt_"), "{detail}");
+    let retry = format!(r#"{{"id":"{generated}","type":"booking.created","data":{{}}}}"#);
+    let (status, json, _) = f.post(f.tenant.as_str(), &retry, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
+    f.drain().await;
 
     let (status, json, _) = f.post(f.tenant.as_str(), body, Some(TOKEN)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{json}");
@@ -285,6 +307,12 @@ pub async fn bad_input_is_refused_and_nothing_is_stored_or_enqueued(b: &dyn Test
             Some(TOKEN),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        (
+            "SQS-refused character",
+            "{\"id\":\"bad-10\",\"type\":\"booking.created\",\"data\":{\"x\":\"\u{FFFF}\"}}".into(),
+            Some(TOKEN),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (name, body, token, expected) in cases {
         let (status, json, content_type) = f.post(f.tenant.as_str(), &body, token).await;
@@ -351,6 +379,19 @@ pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) 
         handle_direct(&f.intake, r#"{"tenantId":"x","type":"order.created"}"#)
             .await
             .is_err()
+    );
+    // A list with one bad event stores none of them.
+    let mixed = format!(
+        r#"[{{"tenantId":"{t}","id":"d-2","type":"order.created","data":{{}}}},{{"tenantId":"{t}","type":"order.nope","data":{{}}}}]"#,
+        t = f.tenant
+    );
+    assert!(handle_direct(&f.intake, &mixed).await.is_err());
+    assert!(
+        f.store
+            .event(&f.tenant, &"d-2".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
     );
     assert!(
         handle_direct(
