@@ -153,7 +153,8 @@ pub trait DeliveryLog: Send + Sync {
         id: DeliveryId,
     ) -> Result<Option<DeliveryAttempt>, StoreError>;
     /// An endpoint's unexpired attempts, newest first, filtered; pages are
-    /// filled up to `limit` even when the filter removes entries.
+    /// filled up to `limit` even when the filter removes entries, within a
+    /// read budget: a short page with a `next_cursor` means more may follow.
     async fn recent_deliveries(
         &self,
         tenant: &TenantId,

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use courier::attempt::{DeliveryAttempt, DeliveryQuery, StatusFilter};
 use courier::ids::{DeliveryId, EndpointId, TenantId};
-use courier::paging::{MAX_PAGE, decode_cursor, ulid_floor, unix_seconds};
+use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor, ulid_floor, unix_seconds};
 use courier::ports::{DeliveryLog, Page, StoreError};
 use ulid::Ulid;
 
@@ -26,6 +26,11 @@ const BATCH: usize = 25;
 const MAX_BATCH_TRIES: u32 = 8;
 /// Largest page a filtered read asks for at once.
 const MAX_READ: i32 = 1000;
+/// Queries one page may spend. A filter that matches little in a busy
+/// endpoint's log would otherwise read days of entries in one API call; past
+/// this budget the page is returned short, with a cursor that resumes where
+/// reading stopped.
+const MAX_QUERIES_PER_PAGE: usize = 8;
 
 fn log_pk(tenant: &TenantId, endpoint: EndpointId) -> String {
     format!("LOG#{tenant}#{endpoint}")
@@ -195,6 +200,7 @@ impl DeliveryLog for DynamoStore {
         let mut items: Vec<DeliveryAttempt> = Vec::new();
         let mut start: Option<Item> = None;
         let mut read_size = (limit + 1) as i32;
+        let mut queries = 0;
         // Keep reading until the page is full (one more tells whether a
         // next page exists) or the range ends, however much the filter drops.
         while items.len() <= limit {
@@ -232,6 +238,7 @@ impl DeliveryLog for DynamoStore {
                     .expression_attribute_values(":st", s(st));
             }
             let out = request.send().await.map_err(unavailable)?;
+            queries += 1;
             for item in out.items.unwrap_or_default() {
                 let attempt = attempt_from_item(item)?;
                 if query.matches(&attempt) {
@@ -239,7 +246,18 @@ impl DeliveryLog for DynamoStore {
                 }
             }
             match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
+                Some(k) if !k.is_empty() => {
+                    let resume = k.get(SORT_KEY).and_then(|v| v.as_s().ok()).cloned();
+                    if let (true, Some(resume)) = (queries >= MAX_QUERIES_PER_PAGE, resume) {
+                        // Everything up to `resume` has been read; the cursor
+                        // is an exclusive bound, so the next page starts below it.
+                        return Ok(Page {
+                            items,
+                            next_cursor: Some(encode_cursor(&resume)),
+                        });
+                    }
+                    start = Some(k);
+                }
                 _ => break,
             }
             read_size = (read_size * 2).min(MAX_READ);
