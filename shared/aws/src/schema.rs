@@ -168,6 +168,10 @@ pub struct QueueUrls {
     pub dead_letter_queue_url: String,
 }
 
+/// Largest SQS message (1 MiB, as in the template): an event at the
+/// payload limit plus the delivery's own fields must fit.
+pub const MAX_MESSAGE_SIZE: u32 = 1024 * 1024;
+
 /// Creates the delivery queue `name` with `visibility_timeout` and its
 /// dead-letter queue `{name}-dlq`, redriving after [`MAX_RECEIVE_COUNT`].
 pub async fn create_queues(
@@ -208,6 +212,10 @@ pub async fn create_queues(
             visibility_timeout.as_secs().to_string(),
         )
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(
+            QueueAttributeName::MaximumMessageSize,
+            MAX_MESSAGE_SIZE.to_string(),
+        )
         .send()
         .await
         .map_err(|e| schema_error(name, error_text(&e)))?

@@ -127,6 +127,11 @@ fn template_matches_schema() {
         "DeliveryQueue RedrivePolicy.maxReceiveCount"
     );
     assert_eq!(
+        queue["Properties"]["MaximumMessageSize"].as_u64(),
+        Some(u64::from(courier_aws::schema::MAX_MESSAGE_SIZE)),
+        "DeliveryQueue MaximumMessageSize matches the queues the tests use"
+    );
+    assert_eq!(
         intrinsic(&redrive["deadLetterTargetArn"]),
         Some((
             "GetAtt".into(),
