@@ -91,7 +91,8 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
 
     let mut table = Table::new(
         &format!(
-            "3. Cold start and footprint: release binaries ({}) against a local Lambda Runtime API, DynamoDB Local + moto; {} cold starts each",
+            "3. Cold start and footprint: {}/{{api,intake,delivery}} ({}) against a local Lambda Runtime API, DynamoDB Local + moto; {} cold starts each",
+            opts.bin_dir.display(),
             std::env::consts::ARCH,
             opts.runs
         ),

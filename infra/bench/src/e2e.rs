@@ -153,12 +153,12 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
 
     // First arrival and number of arrivals of each measured event.
     let mut arrivals: HashMap<String, (Instant, usize)> = HashMap::new();
-    for (id, at) in sink.arrivals() {
-        if !id.starts_with("e2e-") {
+    for a in sink.arrivals() {
+        if !a.id.starts_with("e2e-") {
             continue;
         }
-        let entry = arrivals.entry(id).or_insert((at, 0));
-        entry.0 = entry.0.min(at);
+        let entry = arrivals.entry(a.id).or_insert((a.at, 0));
+        entry.0 = entry.0.min(a.at);
         entry.1 += 1;
     }
     let mut latency = Latencies::new();
@@ -186,8 +186,10 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
 
     let mut table = Table::new(
         &format!(
-            "2. End-to-end: courier-local (release), intake request -> receipt at a loopback receiver, {} events/s for {} s",
-            opts.rate, opts.seconds
+            "2. End-to-end: {}, intake request -> receipt at a loopback receiver, {} events/s for {} s",
+            opts.bin_dir.join("courier-local").display(),
+            opts.rate,
+            opts.seconds
         ),
         &["measure", "value"],
     );

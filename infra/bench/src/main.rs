@@ -18,6 +18,7 @@ mod delivery;
 mod e2e;
 mod emulators;
 mod fan_out;
+mod metered;
 mod payload;
 mod prices;
 mod process;
@@ -123,15 +124,21 @@ struct Cli {
     /// Cold start: starts per function.
     #[arg(long, default_value_t = 5)]
     cold_runs: usize,
-    /// AWS cost: events published.
+    /// AWS cost: events published on the success path.
     #[arg(long, default_value_t = 200)]
     cost_events: usize,
+    /// AWS cost: events published on the failure path (3 attempts each).
+    #[arg(long, default_value_t = 100)]
+    cost_failure_events: usize,
     /// AWS cost: endpoints subscribed.
     #[arg(long, default_value_t = 5)]
     cost_endpoints: usize,
     /// AWS cost: delivery invocations at a time.
     #[arg(long, default_value_t = 4)]
     cost_pollers: usize,
+    /// AWS cost: events published before their deliveries are played.
+    #[arg(long, default_value_t = 20)]
+    cost_wave: usize,
     /// Fan-out: endpoint counts.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     fan_out: Vec<usize>,
@@ -238,8 +245,10 @@ async fn run(bench: Bench, cli: &Cli) -> BenchResult<Outcome> {
         Bench::AwsCost => {
             aws_cost::run(&aws_cost::Options {
                 events: cli.cost_events,
+                failure_events: cli.cost_failure_events,
                 endpoints: cli.cost_endpoints,
                 pollers: cli.cost_pollers,
+                wave: cli.cost_wave,
                 memory_mb: prices::lambda_memory_mb(&cli.template)?,
             })
             .await

@@ -1,6 +1,7 @@
 //! A minimal loopback receiver for the benchmarks: answers every request at
 //! once with a settable status and an empty body, counts requests and, when
-//! asked, notes each `webhook-id` with its arrival time. It runs on its own
+//! asked, notes each request's path, `webhook-id` and `webhook-attempt` with
+//! its arrival time. It runs on its own
 //! thread and runtime so that it serves at the same speed whatever the
 //! benchmark's runtime is busy with ([`Background`]). (`courier_testkit::Receiver` keeps
 //! every request with its headers and body: right for tests, too heavy for
@@ -13,7 +14,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 
 use crate::BenchResult;
 use crate::server::Background;
@@ -22,7 +23,20 @@ struct SinkState {
     status: AtomicU16,
     count: AtomicU64,
     record: bool,
-    arrivals: Mutex<Vec<(String, Instant)>>,
+    arrivals: Mutex<Vec<Arrival>>,
+}
+
+/// One request, as noted when recording.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The request path (one per endpoint, when the endpoints' URLs differ).
+    pub path: String,
+    /// `webhook-id`.
+    pub id: String,
+    /// `webhook-attempt` (0 when absent).
+    pub attempt: u32,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// The receiver; stops when dropped.
@@ -33,7 +47,7 @@ pub struct Sink {
 
 impl Sink {
     /// Starts a receiver on `127.0.0.1` and a free port, answering 200.
-    /// With `record`, every request's `webhook-id` and arrival time is kept.
+    /// With `record`, every request is noted ([`Arrival`]).
     pub fn start(record: bool) -> BenchResult<Self> {
         let state = Arc::new(SinkState {
             status: AtomicU16::new(200),
@@ -53,6 +67,11 @@ impl Sink {
         format!("http://{}/webhook", self.server.addr())
     }
 
+    /// A URL of its own for endpoint number `i` (the path tells them apart).
+    pub fn url_for(&self, i: usize) -> String {
+        format!("http://{}/webhook/{i}", self.server.addr())
+    }
+
     /// Answers every following request with `status`.
     pub fn set_status(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
@@ -63,8 +82,8 @@ impl Sink {
         self.state.count.load(Ordering::SeqCst)
     }
 
-    /// The `(webhook-id, arrival)` pairs noted so far (when recording).
-    pub fn arrivals(&self) -> Vec<(String, Instant)> {
+    /// The requests noted so far (when recording).
+    pub fn arrivals(&self) -> Vec<Arrival> {
         lock(&self.state.arrivals).clone()
     }
 }
@@ -75,18 +94,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 async fn receive(
     State(state): State<Arc<SinkState>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let arrived = Instant::now();
+    let at = Instant::now();
     drop(body);
     if state.record {
-        let id = headers
-            .get("webhook-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        lock(&state.arrivals).push((id, arrived));
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        let arrival = Arrival {
+            path: uri.path().to_owned(),
+            id: header("webhook-id").to_owned(),
+            attempt: header("webhook-attempt").parse().unwrap_or(0),
+            at,
+        };
+        lock(&state.arrivals).push(arrival);
     }
     state.count.fetch_add(1, Ordering::SeqCst);
     StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)

@@ -41,6 +41,15 @@ pub struct Played {
     pub empty_receives: u64,
 }
 
+impl Played {
+    /// Adds `other` into this one.
+    pub fn add(&mut self, other: &Played) {
+        self.invocations += other.invocations;
+        self.billed_ms += other.billed_ms;
+        self.empty_receives += other.empty_receives;
+    }
+}
+
 #[derive(Default)]
 struct Progress {
     finished: AtomicUsize,

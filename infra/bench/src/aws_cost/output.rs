@@ -11,13 +11,13 @@ pub fn print_calls(r: &PathResult, opts: &Options) {
     let title = match r.path {
         Path::Success => format!(
             "4a. AWS calls per delivered webhook, success path: {} events x {} endpoints = {} webhooks, receiver answers 200",
-            opts.events,
+            r.events,
             opts.endpoints,
             thousands(r.deliveries)
         ),
         Path::Failure => format!(
             "4a. AWS calls per failed delivery, failure path: {} events x {} endpoints = {} deliveries x 3 attempts (RETRY_SCHEDULE=1,1), receiver answers 500",
-            opts.events,
+            r.events,
             opts.endpoints,
             thousands(r.deliveries)
         ),
@@ -69,13 +69,14 @@ pub fn print_calls(r: &PathResult, opts: &Options) {
         u
     };
     println!(
-        "  totals per delivery: {:.3} WRU, {:.3} RRU, {:.3} billed SQS requests; receiver got {} requests; \
-         delivery phase {:.1} s, {} empty receives left out; {} failed conditional writes, {} calls without capacity (counted 1 unit)",
+        "  totals per delivery: {:.3} WRU, {:.3} RRU, {:.3} billed SQS requests; receiver got {} requests ({} duplicates); \
+         {:.1} s, {} empty receives left out; {} failed conditional writes, {} calls without capacity (counted 1 unit)",
         u.write_units / d,
         u.read_units / d,
         u.sqs_billed_requests as f64 / d,
         thousands(r.received),
-        r.delivery.seconds,
+        r.received - r.distinct_attempts,
+        r.seconds,
         r.delivery.empty_receives,
         u.failed_writes,
         u.units_assumed,
@@ -92,7 +93,6 @@ pub fn path_json(r: &PathResult, cost: Cost, opts: &Options) -> Value {
             "lambda_billed_ms": p.billed_ms,
             "lambda_gb_seconds": p.gb_seconds(opts.memory_mb),
             "empty_receives_left_out": p.empty_receives,
-            "seconds": p.seconds,
         })
     };
     let d = r.deliveries.max(1) as f64;
@@ -100,9 +100,12 @@ pub fn path_json(r: &PathResult, cost: Cost, opts: &Options) -> Value {
     u.add(&r.delivery.usage_total());
     json!({
         "path": r.path.name(),
+        "events": r.events,
         "deliveries": r.deliveries,
         "attempts_per_delivery": r.path.attempts(),
+        "seconds": r.seconds,
         "receiver_requests": r.received,
+        "receiver_duplicates": r.received - r.distinct_attempts,
         "intake": phase(&r.intake),
         "delivery": phase(&r.delivery),
         "per_delivery": {

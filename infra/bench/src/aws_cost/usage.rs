@@ -3,35 +3,38 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use courier_aws::CallCounter;
 use serde_json::{Value, json};
 
-use crate::capacity::{CapacityMeter, Usage};
+use crate::capacity::Usage;
+use crate::metered::Metered;
 use crate::prices;
 
 /// What one phase (intake or delivery) used.
 #[derive(Debug, Default, Clone)]
 pub struct Phase {
+    /// DynamoDB calls by operation.
     pub dynamodb_calls: BTreeMap<String, u64>,
+    /// SQS calls by operation (empty receives left out).
     pub sqs_calls: BTreeMap<String, u64>,
+    /// Capacity units and billed SQS requests by operation.
     pub usage: BTreeMap<String, Usage>,
+    /// Lambda invocations.
     pub invocations: u64,
+    /// Their durations, each rounded up to the millisecond, summed.
     pub billed_ms: u64,
+    /// Receives that came back empty, left out of the figures.
     pub empty_receives: u64,
-    pub seconds: f64,
 }
 
 impl Phase {
-    pub fn snapshot(ddb: &CallCounter, sqs: &CallCounter, meter: &CapacityMeter) -> Self {
-        let mut phase = Self {
-            dynamodb_calls: ddb.counts(),
-            sqs_calls: sqs.counts(),
-            usage: meter.usage(),
+    /// What `clients` counted so far.
+    pub fn snapshot(clients: &Metered) -> Self {
+        Self {
+            dynamodb_calls: clients.dynamodb_calls(),
+            sqs_calls: clients.sqs_calls(),
+            usage: clients.usage(),
             ..Self::default()
-        };
-        phase.dynamodb_calls.retain(|_, n| *n > 0);
-        phase.sqs_calls.retain(|_, n| *n > 0);
-        phase
+        }
     }
 
     /// Leaves out the receives that came back empty (idle polling).
