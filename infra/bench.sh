@@ -5,11 +5,11 @@
 #   infra/bench.sh delivery e2e              some: delivery e2e cold-start aws-cost fan-out
 #   infra/bench.sh aws-cost --cost-events 50 any courier-bench option (--help lists them)
 #
-# Steps: install DynamoDB Local and moto into ${COURIER_CACHE:-~/.cache/courier}
-# (no-op when present; the same tools infra/test.sh uses) -> cargo build
-# --release of api, intake, delivery, courier-local and courier-bench ->
-# start the emulators on free loopback ports -> target/release/courier-bench
-# -> stop the emulators.
+# Steps: install the test tools (DynamoDB Local, moto, ...) into
+# ${COURIER_CACHE:-~/.cache/courier}, as infra/test.sh does (no-op when
+# present) -> cargo build --release of api, intake, delivery, courier-local
+# and courier-bench -> start the emulators on free loopback ports ->
+# target/release/courier-bench -> stop the emulators.
 #
 # Output: the tables on stdout; target/bench/<benchmark>.json,
 # target/bench/summary.md (headline figures, for the README) and the logs
@@ -32,26 +32,6 @@ case "${1:-}" in
     ;;
 esac
 
-# DynamoDB Local and moto only (not the SAM CLI venv the tests also need).
-install_bench_tools() {
-    command -v python3 >/dev/null || apt_install python3 python3-venv
-    mkdir -p "$CACHE"
-    exec 9>"$CACHE/.install.lock"
-    flock 9
-    ensure_java
-    local pids=() pid failed=0
-    install_dynamodb_local &
-    pids+=($!)
-    install_venv "$CACHE/venv" "$COURIER_REQ_DIR/test.txt" &
-    pids+=($!)
-    for pid in "${pids[@]}"; do
-        wait "$pid" || failed=1
-    done
-    flock -u 9
-    exec 9>&-
-    ((failed == 0)) || die "installing DynamoDB Local and moto failed (see above)"
-}
-
 on_exit() {
     local rc=$?
     trap - EXIT INT TERM
@@ -68,7 +48,7 @@ OUT="$TARGET/bench"
 T0="$(now_s)"
 
 log "==> install tools"
-install_bench_tools
+install_tools
 T_TOOLS="$(now_s)"
 
 log "==> cargo build --release (api, intake, delivery, courier-local, courier-bench)"
