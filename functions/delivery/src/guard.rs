@@ -98,22 +98,11 @@ mod tests {
 
     #[test]
     fn literal_private_addresses_are_blocked_in_every_spelling() {
-        for raw in [
-            "https://127.0.0.1/",
-            "https://0.0.0.0/",
-            "https://[::1]/",
-            "https://10.0.0.1/",
-            "https://172.16.0.1/",
-            "https://192.168.1.1/",
-            "https://169.254.169.254/",
-            "https://100.64.0.1/",
-            "https://[fc00::1]/",
-            "https://[fe80::1]/",
-            "https://[::ffff:127.0.0.1]/",
-            "https://2130706433/",
-            "https://0x7f000001/",
-            "https://017700000001/",
-        ] {
+        // Host names in the corpus (localhost, *.internal) are the resolver's job.
+        let literals = courier::net::PRIVATE_TARGET_URLS
+            .iter()
+            .filter(|raw| !matches!(url::Url::parse(raw).unwrap().host(), Some(Host::Domain(_))));
+        for raw in literals {
             let url = url::Url::parse(raw).unwrap();
             assert!(check_literal(&url).is_err(), "{raw} passed the guard");
         }

@@ -139,38 +139,38 @@ fn is_internal_name(domain: &str) -> bool {
     d == "localhost" || !d.contains('.') || internal_suffixes.iter().any(|s| d.ends_with(s))
 }
 
+/// Spellings of private targets that must never be accepted or contacted
+/// with the guard on: the corpus the URL check and the SSRF guard are tested with.
+pub const PRIVATE_TARGET_URLS: &[&str] = &[
+    "https://127.0.0.1/",
+    "https://0.0.0.0/",
+    "https://[::1]/",
+    "https://10.0.0.1/",
+    "https://172.16.0.1/",
+    "https://192.168.1.1/",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://100.64.0.1/",
+    "https://[fc00::1]/",
+    "https://[fe80::1]/",
+    "https://[::ffff:127.0.0.1]/",
+    "https://2130706433/",
+    "https://0x7f000001/",
+    "https://017700000001/",
+    "https://127.1/",
+    "https://localhost/",
+    "https://foo.localhost/",
+    "https://metadata.google.internal/",
+    "https://[64:ff9b::a00:1]/",
+    "https://[2002:7f00:1::]/",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every spelling of a private target the SSRF tests of the delivery
-    /// issue name; all must be refused with the guard on.
-    pub const SSRF_CORPUS: &[&str] = &[
-        "https://127.0.0.1/",
-        "https://0.0.0.0/",
-        "https://[::1]/",
-        "https://10.0.0.1/",
-        "https://172.16.0.1/",
-        "https://192.168.1.1/",
-        "https://169.254.169.254/latest/meta-data/",
-        "https://100.64.0.1/",
-        "https://[fc00::1]/",
-        "https://[fe80::1]/",
-        "https://[::ffff:127.0.0.1]/",
-        "https://2130706433/",
-        "https://0x7f000001/",
-        "https://017700000001/",
-        "https://127.1/",
-        "https://localhost/",
-        "https://foo.localhost/",
-        "https://metadata.google.internal/",
-        "https://[64:ff9b::a00:1]/",
-        "https://[2002:7f00:1::]/",
-    ];
-
     #[test]
     fn private_targets_are_refused_by_default() {
-        for url in SSRF_CORPUS {
+        for url in PRIVATE_TARGET_URLS {
             assert!(
                 validate_endpoint_url(url, false).is_err(),
                 "{url} was accepted"
