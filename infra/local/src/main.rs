@@ -2,6 +2,7 @@
 //! backends (`serve`, the default), and a receiver that verifies and prints
 //! webhooks (`receiver`). Wiring only; the work is in the modules.
 
+mod quickstart;
 mod receiver;
 mod server;
 
@@ -33,6 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "info,courier::attempt=info".into()),
         )
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Serve => server::serve().await,

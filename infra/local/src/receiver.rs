@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 /// Options of `courier-local receiver`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReceiverArgs {
-    /// Port on 127.0.0.1 to listen on.
+    /// Port on 127.0.0.1 to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 4000)]
     port: u16,
     /// The endpoint's secret (`whsec_...`), to verify signatures.
@@ -40,7 +40,7 @@ struct ReceiverState {
     seen: AtomicU32,
 }
 
-/// Runs the receiver until Ctrl-C.
+/// Runs the receiver until Ctrl-C or SIGTERM.
 pub async fn run(args: ReceiverArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secret = args
         .secret
@@ -57,9 +57,12 @@ pub async fn run(args: ReceiverArgs) -> Result<(), Box<dyn std::error::Error>> {
     let app = axum::Router::new()
         .fallback(any(receive))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} (--port): {e}"))?;
     println!(
-        "receiver on http://{addr}/ — {}",
+        "receiver on http://{}/ — {}",
+        listener.local_addr()?,
         if state.secret.is_some() {
             "verifying signatures"
         } else {
@@ -67,9 +70,7 @@ pub async fn run(args: ReceiverArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(crate::server::shutdown_signal())
         .await?;
     Ok(())
 }

@@ -18,6 +18,8 @@ use rand::RngCore;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+use crate::quickstart;
+
 /// The marketplace catalogue the local server starts with.
 const SEED_EVENT_TYPES: &[(&str, &str)] = &[
     ("order.created", "A buyer placed an order."),
@@ -35,7 +37,7 @@ const SEED_EVENT_TYPES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Runs until Ctrl-C.
+/// Runs until Ctrl-C or SIGTERM.
 pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     // Local development targets are loopback receivers, so private targets
     // are allowed unless the variable says otherwise.
@@ -96,7 +98,7 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     print_banner(listener.local_addr()?, &token, generated, &settings);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
             eprintln!("\nshutting down…");
         })
         .await?;
@@ -127,26 +129,17 @@ fn print_banner(addr: SocketAddr, token: &str, generated: bool, settings: &Setti
     } else {
         "from ADMIN_TOKEN"
     };
+    let quickstart = quickstart::script(&base, token);
     println!(
         r#"
 Courier is running on {base}  (embedded storage and queue; data lives in memory)
-  admin token ({origin}):
-    export TOKEN={token}
+  admin token ({origin}): {token}
   retry schedule: {schedule} s · timeout: {timeout} ms · disable after {disable} failures · private targets allowed: {private}
+  (RETRY_SCHEDULE=5,30 shows retries sooner; README.md lists every variable)
 
-Try it (in a second terminal, after the export above):
-  # 1. a receiver that verifies signatures (a third terminal; uses the secret from step 2):
-  #    cargo run -q -p courier-local -- receiver --port 4000 --secret <secret>
-  # 2. an endpoint for tenant store_1:
-  curl -s -X POST {base}/v1/tenants/store_1/endpoints -H "authorization: Bearer $TOKEN" \
-       -H 'content-type: application/json' \
-       -d '{{"url":"http://127.0.0.1:4000/webhooks","eventTypes":["booking.*"]}}'
-  # 3. publish an event:
-  curl -s -X POST {base}/v1/tenants/store_1/events -H "authorization: Bearer $TOKEN" \
-       -H 'content-type: application/json' \
-       -d '{{"type":"booking.created","data":{{"bookingId":"bk_1","guests":2}}}}'
-  # 4. see the attempts:
-  curl -s {base}/v1/tenants/store_1/endpoints/<endpoint id>/deliveries -H "authorization: Bearer $TOKEN"
+Quickstart: paste into a second terminal, in this repository (needs curl)
+
+{quickstart}
 Ctrl-C stops the server.
 "#,
         schedule = settings.retry_schedule,
@@ -154,4 +147,27 @@ Ctrl-C stops the server.
         disable = settings.disable_after_failures,
         private = settings.allow_private_targets,
     );
+}
+
+/// Ctrl-C, or SIGTERM (`kill`, `docker stop`).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
