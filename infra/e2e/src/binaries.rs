@@ -58,6 +58,15 @@ fn build() -> Binaries {
     command
         .current_dir(workspace_root())
         .args(["build", "--message-format=json-render-diagnostics"]);
+    // Cargo gives the test process its package's variables; build scripts
+    // that watch them (ring's `rerun-if-env-changed=CARGO_MANIFEST_DIR`)
+    // would see them changed and rebuild half the dependency tree, here and
+    // again in the next ordinary build. The nested build gets none of them.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_the_test) {
+            command.env_remove(&name);
+        }
+    }
     for (package, bin) in FUNCTIONS {
         command.args(["-p", package, "--bin", bin]);
     }
@@ -82,6 +91,23 @@ fn build() -> Binaries {
     }
 }
 
+/// Variables Cargo sets for the process it runs (the test), as opposed to
+/// the user's configuration (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...).
+fn set_by_cargo_for_the_test(name: &str) -> bool {
+    const EXACT: [&str; 9] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
+}
+
 /// `binary name -> path` from cargo's JSON messages.
 fn executables(messages: &str) -> HashMap<String, PathBuf> {
     messages
@@ -99,6 +125,21 @@ fn executables(messages: &str) -> HashMap<String, PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_test_package_variables_are_not_passed_on() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_PRE",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_the_test(name), "{name}");
+        }
+        for name in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_JOBS", "PATH"] {
+            assert!(!set_by_cargo_for_the_test(name), "{name}");
+        }
+    }
 
     #[test]
     fn executables_are_read_from_compiler_artifacts_only() {
