@@ -20,42 +20,53 @@ pub fn tenant() -> String {
     format!("t_{}", OffsetDateTime::now_utc().unix_timestamp_nanos())
 }
 
-/// The JSON body of a response that must have status `expected`.
-pub async fn json_of(response: reqwest::Response, expected: u16) -> Value {
+/// `method path` on `function`'s URL, with the admin token and `body` as
+/// JSON; panics unless the status is `expected`; the JSON answer (`null`
+/// when there is none).
+pub async fn call(
+    stack: &Stack,
+    method: Method,
+    function: &str,
+    path: &str,
+    body: Option<Value>,
+    expected: u16,
+) -> Value {
+    let mut request = stack.request(method.clone(), function, path);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    assert_eq!(status, expected, "unexpected answer: {text}");
+    assert_eq!(status, expected, "{method} {path}: {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// Creates the event type over HTTP (ignoring "already exists").
+/// Publishes `event` for `tenant` over HTTP (intake's API Gateway door).
+pub async fn publish(stack: &Stack, tenant: &str, event: Value) -> Value {
+    let path = format!("/v1/tenants/{tenant}/events");
+    call(stack, Method::POST, "intake", &path, Some(event), 202).await
+}
+
+/// Creates the event type over HTTP.
 pub async fn create_event_type(stack: &Stack, name: &str) {
-    let r = stack
-        .request(Method::POST, "api", "/v1/event-types")
-        .json(&json!({"name": name, "description": "end-to-end"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        [201, 409].contains(&r.status().as_u16()),
-        "{}",
-        r.text().await.unwrap()
-    );
+    let body = json!({"name": name, "description": "end-to-end"});
+    call(
+        stack,
+        Method::POST,
+        "api",
+        "/v1/event-types",
+        Some(body),
+        201,
+    )
+    .await;
 }
 
 /// Creates an endpoint over HTTP; returns its id and secret.
 pub async fn create_endpoint(stack: &Stack, tenant: &str, url: &str) -> (String, String) {
-    let r = stack
-        .request(
-            Method::POST,
-            "api",
-            &format!("/v1/tenants/{tenant}/endpoints"),
-        )
-        .json(&json!({"url": url, "eventTypes": ["booking.*"]}))
-        .send()
-        .await
-        .unwrap();
-    let created = json_of(r, 201).await;
+    let path = format!("/v1/tenants/{tenant}/endpoints");
+    let body = json!({"url": url, "eventTypes": ["booking.*"]});
+    let created = call(stack, Method::POST, "api", &path, Some(body), 201).await;
     let id = created["id"].as_str().expect("an id").to_owned();
     let secret = created["secret"].as_str().expect("a secret").to_owned();
     (id, secret)
@@ -80,12 +91,7 @@ pub fn assert_signed(request: &RecordedRequest, secret: &str) {
 /// The endpoint's delivery log, newest first, from the api binary.
 pub async fn delivery_log(stack: &Stack, tenant: &str, endpoint: &str) -> Vec<Value> {
     let path = format!("/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries");
-    let r = stack
-        .request(Method::GET, "api", &path)
-        .send()
-        .await
-        .unwrap();
-    let page = json_of(r, 200).await;
+    let page = call(stack, Method::GET, "api", &path, None, 200).await;
     page["data"].as_array().cloned().unwrap_or_default()
 }
 

@@ -20,42 +20,28 @@ async fn resends_and_test_events_reach_the_receiver_through_the_queue() {
     let base = format!("/v1/tenants/{tenant}/endpoints/{endpoint}");
     let mapping = stack.mapping().await;
 
-    let published = stack
-        .request(
-            Method::POST,
-            "intake",
-            &format!("/v1/tenants/{tenant}/events"),
-        )
-        .json(&json!({"id": "evt_resend_me", "type": "booking.created", "data": {"n": 1}}))
-        .send()
-        .await
-        .unwrap();
-    json_of(published, 202).await;
+    let event = json!({"id": "evt_resend_me", "type": "booking.created", "data": {"n": 1}});
+    publish(&stack, &tenant, event).await;
     assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
     let delivered = delivery_log(&stack, &tenant, &endpoint).await;
 
-    let resend = stack
-        .request(
-            Method::POST,
-            "api",
-            &format!(
-                "{base}/deliveries/{}/resend",
-                delivered[0]["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    json_of(resend, 202).await;
+    let resend = format!(
+        "{base}/deliveries/{}/resend",
+        delivered[0]["id"].as_str().unwrap()
+    );
+    call(&stack, Method::POST, "api", &resend, None, 202).await;
     assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
 
-    let test = stack
-        .request(Method::POST, "api", &format!("{base}/test"))
-        .json(&json!({"eventType": "booking.created"}))
-        .send()
-        .await
-        .unwrap();
-    json_of(test, 202).await;
+    let test = json!({"eventType": "booking.created"});
+    call(
+        &stack,
+        Method::POST,
+        "api",
+        &format!("{base}/test"),
+        Some(test),
+        202,
+    )
+    .await;
     assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
 
     let requests = receiver.wait_for(3, Duration::from_secs(1)).await;

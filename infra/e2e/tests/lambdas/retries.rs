@@ -22,17 +22,8 @@ async fn a_failed_attempt_comes_back_after_the_retry_delay_and_succeeds() {
 
     create_event_type(&stack, "booking.created").await;
     let (endpoint, secret) = create_endpoint(&stack, &tenant, &receiver.url()).await;
-    let published = stack
-        .request(
-            Method::POST,
-            "intake",
-            &format!("/v1/tenants/{tenant}/events"),
-        )
-        .json(&json!({"type": "booking.created", "data": {"bookingId": "bk_1", "guests": 2}}))
-        .send()
-        .await
-        .unwrap();
-    let published = json_of(published, 202).await;
+    let event = json!({"type": "booking.created", "data": {"bookingId": "bk_1", "guests": 2}});
+    let published = publish(&stack, &tenant, event).await;
     assert_eq!(published["endpoints"], 1);
     let event_id = published["id"].as_str().unwrap().to_owned();
 
@@ -81,19 +72,12 @@ async fn a_failed_attempt_comes_back_after_the_retry_delay_and_succeeds() {
         ]
     );
     assert!(log[1]["nextAttemptAt"].is_string() && log[0]["nextAttemptAt"].is_null());
-    let first_attempt = stack
-        .request(
-            Method::GET,
-            "api",
-            &format!(
-                "/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries/{}",
-                log[1]["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(first_attempt, 200).await["responseBody"], "busy");
+    let path = format!(
+        "/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries/{}",
+        log[1]["id"].as_str().unwrap()
+    );
+    let first_attempt = call(&stack, Method::GET, "api", &path, None, 200).await;
+    assert_eq!(first_attempt["responseBody"], "busy");
 
     let lines = attempt_log_lines(&stack);
     let attempts: Vec<_> = lines
@@ -167,14 +151,7 @@ async fn an_endpoint_that_always_fails_gets_three_attempts_then_the_message_is_d
         log[0]["nextAttemptAt"].is_null(),
         "no attempt follows the last"
     );
-    let read = stack
-        .request(
-            Method::GET,
-            "api",
-            &format!("/v1/tenants/{tenant}/endpoints/{endpoint}"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(read, 200).await["consecutiveFailures"], 3);
+    let path = format!("/v1/tenants/{tenant}/endpoints/{endpoint}");
+    let read = call(&stack, Method::GET, "api", &path, None, 200).await;
+    assert_eq!(read["consecutiveFailures"], 3);
 }

@@ -42,8 +42,14 @@ const API_SAMPLES: &[(&str, u16)] = &[
     ("api-delete.json", 204),
 ];
 
-fn sample(name: &str) -> PathBuf {
-    workspace_root().join("events").join(name)
+/// `cargo lambda invoke {function} --data-file events/{name}`.
+async fn run_sample(stack: &Stack, function: &str, name: &str) -> Value {
+    let path: PathBuf = workspace_root().join("events").join(name);
+    stack
+        .watch
+        .invoke_file(function, &path)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,11 +67,7 @@ async fn the_api_and_intake_samples_run_on_the_real_functions() {
     seed_sample_delivery(&stack).await;
 
     for (name, expected) in API_SAMPLES {
-        let answer = stack
-            .watch
-            .invoke_file("api", &sample(name))
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let answer = run_sample(&stack, "api", name).await;
         assert_eq!(answer["statusCode"], *expected, "{name}: {answer}");
     }
     // Left: the endpoint api-create.json made, subscribed to booking.created,
@@ -73,11 +75,7 @@ async fn the_api_and_intake_samples_run_on_the_real_functions() {
     let mapping = stack.mapping().await;
     assert_eq!(mapping.messages_left().await, 2);
 
-    let answer = stack
-        .watch
-        .invoke_file("intake", &sample("intake-http-publish.json"))
-        .await
-        .unwrap();
+    let answer = run_sample(&stack, "intake", "intake-http-publish.json").await;
     assert_eq!(answer["statusCode"], 202, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -85,31 +83,19 @@ async fn the_api_and_intake_samples_run_on_the_real_functions() {
         json!({"id": "evt_booking_bk_1042", "endpoints": 1, "duplicate": false})
     );
 
-    let one = stack
-        .watch
-        .invoke_file("intake", &sample("intake-direct-one.json"))
-        .await
-        .unwrap();
+    let one = run_sample(&stack, "intake", "intake-direct-one.json").await;
     assert_eq!(
         one,
         json!({"id": "evt_booking_bk_1043", "endpoints": 1, "duplicate": false})
     );
-    let list = stack
-        .watch
-        .invoke_file("intake", &sample("intake-direct-list.json"))
-        .await
-        .unwrap();
+    let list = run_sample(&stack, "intake", "intake-direct-list.json").await;
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
     assert!(list[0]["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(list[1]["id"], "evt_booking_bk_1045");
     assert!(list.as_array().unwrap().iter().all(|p| p["endpoints"] == 1));
 
     // The same id again is acknowledged but not fanned out twice.
-    let again = stack
-        .watch
-        .invoke_file("intake", &sample("intake-direct-one.json"))
-        .await
-        .unwrap();
+    let again = run_sample(&stack, "intake", "intake-direct-one.json").await;
     assert_eq!(again["duplicate"], true, "{again}");
     assert_eq!(mapping.messages_left().await, 2 + 4);
 }
@@ -164,11 +150,7 @@ async fn the_sqs_sample_is_delivered_and_its_unparseable_record_reported() {
     endpoint.id = SAMPLE_ENDPOINT.parse().unwrap();
     stack.store.create_endpoint(&endpoint).await.unwrap();
 
-    let answer = stack
-        .watch
-        .invoke_file("delivery", &sample("delivery-sqs-batch.json"))
-        .await
-        .unwrap();
+    let answer = run_sample(&stack, "delivery", "delivery-sqs-batch.json").await;
     let unparseable = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d";
     assert_eq!(
         answer,
