@@ -8,6 +8,7 @@ mod backends;
 pub mod conformance;
 mod queue;
 pub mod receiver;
+pub mod samples;
 pub mod standardwebhooks;
 
 pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};

@@ -14,33 +14,12 @@ use courier::message::Trigger;
 use courier::ports::{DeliveryLog, EndpointStore, EventStore};
 use courier_e2e::{Stack, workspace_root};
 use courier_testkit::Receiver;
+use courier_testkit::samples::{API_SAMPLES, SAMPLE_DELIVERY, SAMPLE_ENDPOINT, SAMPLE_TENANT};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::common::assert_signed;
-
-/// The tenant and endpoint the samples in `events/` name (events/README.md).
-const SAMPLE_TENANT: &str = "store_66f1";
-const SAMPLE_ENDPOINT: &str = "ep_01J9Z3W5Q8R7T6Y5X4V3B2N1M0";
-const SAMPLE_DELIVERY: &str = "del_01J9Z4A7K2M3N4P5Q6R7S8T9V0";
-
-/// The `api-*` samples in a meaningful order, with the status each gets.
-const API_SAMPLES: &[(&str, u16)] = &[
-    ("api-create-event-type.json", 201),
-    ("api-create.json", 201),
-    ("api-list.json", 200),
-    ("api-read.json", 200),
-    ("api-update.json", 200),
-    ("api-reveal-secret.json", 200),
-    ("api-rotate.json", 200),
-    ("api-deliveries-list.json", 200),
-    ("api-delivery-read.json", 200),
-    ("api-resend.json", 202),
-    ("api-test-event.json", 202),
-    ("api-stats.json", 200),
-    ("api-delete.json", 204),
-];
 
 /// `cargo lambda invoke {function} --data-file events/{name}`.
 async fn run_sample(stack: &Stack, function: &str, name: &str) -> Value {
