@@ -336,33 +336,16 @@ pub async fn cloudevents_endpoints_get_a_structured_cloudevent(b: &dyn TestBacke
     assert_eq!(body["data"]["bookingId"], "bk_1");
 }
 
-macro_rules! delivery_tests {
-    ($mod_name:ident, $backend:expr) => {
-        mod $mod_name {
-            delivery_tests!(@each $backend;
-                permanently_failing_endpoint_gets_three_attempts,
-                flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter,
-                ten_consecutive_failures_disable_the_endpoint_and_later_messages_are_skipped,
-                gone_disables_at_once,
-                redirects_and_timeouts_count_as_failures,
-                a_duplicate_of_a_delivered_message_is_not_posted_again,
-                deleted_endpoints_are_skipped_and_test_events_reach_disabled_ones,
-                unparseable_messages_are_never_acknowledged,
-                ssrf_corpus_is_blocked_with_the_guard_on,
-                signatures_verify_with_the_official_library_during_a_rotation,
-                cloudevents_endpoints_get_a_structured_cloudevent,
-            );
-        }
-    };
-    (@each $backend:expr; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(&$backend).await;
-            }
-        )*
-    };
-}
-
-delivery_tests!(embedded, courier_testkit::EmbeddedTestBackend);
-delivery_tests!(aws, courier_testkit::AwsTestBackend);
+courier_testkit::backend_tests!(
+    permanently_failing_endpoint_gets_three_attempts,
+    flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter,
+    ten_consecutive_failures_disable_the_endpoint_and_later_messages_are_skipped,
+    gone_disables_at_once,
+    redirects_and_timeouts_count_as_failures,
+    a_duplicate_of_a_delivered_message_is_not_posted_again,
+    deleted_endpoints_are_skipped_and_test_events_reach_disabled_ones,
+    unparseable_messages_are_never_acknowledged,
+    ssrf_corpus_is_blocked_with_the_guard_on,
+    signatures_verify_with_the_official_library_during_a_rotation,
+    cloudevents_endpoints_get_a_structured_cloudevent,
+);

@@ -403,26 +403,9 @@ pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) 
     );
 }
 
-macro_rules! intake_tests {
-    ($mod_name:ident, $backend:expr) => {
-        mod $mod_name {
-            intake_tests!(@each $backend;
-                fan_out_reaches_exactly_the_subscribed_enabled_endpoints_once,
-                a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint,
-                bad_input_is_refused_and_nothing_is_stored_or_enqueued,
-                direct_invocations_accept_one_event_or_a_list,
-            );
-        }
-    };
-    (@each $backend:expr; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(&$backend).await;
-            }
-        )*
-    };
-}
-
-intake_tests!(embedded, courier_testkit::EmbeddedTestBackend);
-intake_tests!(aws, courier_testkit::AwsTestBackend);
+courier_testkit::backend_tests!(
+    fan_out_reaches_exactly_the_subscribed_enabled_endpoints_once,
+    a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint,
+    bad_input_is_refused_and_nothing_is_stored_or_enqueued,
+    direct_invocations_accept_one_event_or_a_list,
+);

@@ -5,6 +5,7 @@
 
 pub mod aws;
 mod backends;
+pub mod builders;
 pub mod conformance;
 mod queue;
 pub mod receiver;
@@ -12,6 +13,7 @@ pub mod samples;
 pub mod standardwebhooks;
 
 pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
+pub use builders::{endpoint, endpoint_at, event, unique_tenant};
 pub use queue::ReceivingQueue;
 pub use receiver::{Receiver, RecordedRequest, Reply};
 
@@ -81,5 +83,44 @@ macro_rules! conformance_tests {
                 $crate::conformance::$name(&*queue).await;
             }
         )*
+    };
+}
+
+/// The one per-backend macro of the test crates. Expands scenario functions
+/// into one test per backend, in modules whose names start with `embedded`
+/// and `aws` (so `infra/test.sh` can count each backend's tests):
+///
+/// - `backend_tests!(a, b)`: `async fn(&dyn TestBackend)`, in `embedded`
+///   and `aws`;
+/// - `backend_tests!(store: a, b)`: `async fn(Arc<dyn Store>)`, in
+///   `embedded_store` and `aws_store`.
+#[macro_export]
+macro_rules! backend_tests {
+    (store: $($name:ident),* $(,)?) => {
+        $crate::backend_tests!(@mods embedded_store, aws_store;
+            |b| $crate::TestBackend::store(b).await; $($name),*);
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::backend_tests!(@mods embedded, aws; |b| b; $($name),*);
+    };
+    (@mods $embedded:ident, $aws:ident; |$b:ident| $arg:expr; $($name:ident),*) => {
+        mod $embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $b: &dyn $crate::TestBackend = &$crate::EmbeddedTestBackend;
+                    super::$name($arg).await;
+                }
+            )*
+        }
+        mod $aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $b: &dyn $crate::TestBackend = &$crate::AwsTestBackend;
+                    super::$name($arg).await;
+                }
+            )*
+        }
     };
 }

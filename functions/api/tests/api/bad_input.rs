@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, Api, Reply, endpoint_path, endpoints_path, unique_tenant};
 
-api_tests!(
+courier_testkit::backend_tests!(store:
     bad_creates_are_refused_and_write_nothing,
     bad_patches_are_refused_and_change_nothing,
     bad_rotations_are_refused_and_keep_the_secret,

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::bad_input::Case;
 use crate::common::{Api, endpoint_path, seed_delivery, unique_tenant};
 
-api_tests!(bad_log_stats_and_test_requests_are_refused_and_send_nothing);
+courier_testkit::backend_tests!(store: bad_log_stats_and_test_requests_are_refused_and_send_nothing);
 
 async fn bad_log_stats_and_test_requests_are_refused_and_send_nothing(store: Arc<dyn Store>) {
     let api = Api::new(store.clone());

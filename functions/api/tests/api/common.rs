@@ -26,9 +26,9 @@ pub const ADMIN_TOKEN: &str = "local-admin-token";
 pub const ADMIN_TOKEN_SHA256: &str =
     "bc32a9a66697ce5242e5517f4a801fa2a3dccf9960459f666fec8a166289401e";
 
-/// A tenant id no other test uses (tests may share DynamoDB tables).
+/// A tenant id no other test uses, as the API's paths spell it.
 pub fn unique_tenant() -> String {
-    format!("t_{}", ulid::Ulid::new())
+    courier_testkit::unique_tenant().to_string()
 }
 
 /// An event-type name no other test uses (the catalogue is global).

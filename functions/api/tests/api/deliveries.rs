@@ -16,7 +16,7 @@ use crate::common::{
     Api, deliveries_path, endpoint_path, logged_attempt, seed_delivery, unique_tenant,
 };
 
-api_tests!(
+courier_testkit::backend_tests!(store:
     filters_and_cursors_return_the_right_pages,
     a_delivery_reads_in_full,
     an_expired_or_foreign_delivery_is_not_found,

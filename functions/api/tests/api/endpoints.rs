@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::common::{Api, endpoint_path, endpoints_path, unique_tenant, unique_type};
 
-api_tests!(
+courier_testkit::backend_tests!(store:
     create_answers_201_with_the_secret_and_a_location,
     read_shows_the_settings_but_never_the_secret,
     list_pages_through_endpoints_oldest_first,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::common::{Api, endpoints_path, unique_tenant, unique_type};
 
-api_tests!(
+courier_testkit::backend_tests!(store:
     create_answers_201_and_a_second_create_409,
     names_must_be_dot_separated_words,
     list_pages_in_name_order,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, state, unique_tenant, unique_type};
 
-api_tests!(endpoint_lifecycle_over_http);
+courier_testkit::backend_tests!(store: endpoint_lifecycle_over_http);
 
 /// Sends with the admin token; the status, headers and JSON body (`Null`
 /// when empty).

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Api, endpoint_path, seed_delivery, unique_tenant};
 
-api_tests!(another_tenants_endpoint_is_not_found_on_every_route);
+courier_testkit::backend_tests!(store: another_tenants_endpoint_is_not_found_on_every_route);
 
 /// Every route that names an endpoint: method, path after the endpoint id
 /// (naming `delivery`, an attempt logged for the endpoint), and body. New

@@ -15,7 +15,7 @@ use courier_testkit::samples::{API_SAMPLES, SAMPLE_DELIVERY, SAMPLE_ENDPOINT, SA
 
 use crate::common::{logged_attempt, seed_event, state};
 
-api_tests!(every_api_sample_event_gets_its_expected_status);
+courier_testkit::backend_tests!(store: every_api_sample_event_gets_its_expected_status);
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")

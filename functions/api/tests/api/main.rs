@@ -1,58 +1,9 @@
 //! Integration tests of the admin API. Scenarios are plain async functions
-//! over a store, and [`api_tests!`] runs each on the embedded store and on
-//! DynamoDB Local (started by `infra/test.sh` or `infra/emulators.sh`; the
-//! AWS tests fail, never skip, when it is missing). Scenarios that follow a
-//! delivery to a receiver run through [`pipeline_tests!`] on a whole backend.
-
-/// Expands scenario functions `async fn(Arc<dyn Store>)` into one test per
-/// backend: `<module>::embedded::<name>` and `<module>::dynamodb::<name>`.
-macro_rules! api_tests {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let store = courier_testkit::TestBackend::store(&courier_testkit::EmbeddedTestBackend).await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let store = courier_testkit::TestBackend::store(&courier_testkit::AwsTestBackend).await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-/// Expands scenario functions `async fn(&dyn TestBackend)` that need the
-/// queue too (resends and test events pumped through the delivery
-/// function) into one test per backend: the embedded store and queue, and
-/// DynamoDB Local with moto's SQS.
-macro_rules! pipeline_tests {
-    ($($name:ident),* $(,)?) => {
-        mod embedded_pipeline {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(&courier_testkit::EmbeddedTestBackend).await;
-                }
-            )*
-        }
-        mod aws_pipeline {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(&courier_testkit::AwsTestBackend).await;
-                }
-            )*
-        }
-    };
-}
+//! over a store, and `courier_testkit::backend_tests!(store: ...)` runs each
+//! on the embedded store and on DynamoDB Local (started by `infra/test.sh`
+//! or `infra/emulators.sh`; the AWS tests fail, never skip, when it is
+//! missing). Scenarios that follow a delivery to a receiver take a whole
+//! backend (`backend_tests!(...)`: store and queue).
 
 mod bad_input;
 mod bad_input_deliveries;

@@ -16,11 +16,11 @@ use crate::common::{
 };
 use crate::pipeline::Pipeline;
 
-api_tests!(
+courier_testkit::backend_tests!(store:
     resend_queues_the_event_again_whatever_the_status,
     resend_refuses_a_disabled_endpoint_and_an_expired_event,
 );
-pipeline_tests!(a_resend_is_a_new_manual_chain_with_its_own_retries);
+courier_testkit::backend_tests!(a_resend_is_a_new_manual_chain_with_its_own_retries);
 
 fn resend_path(tenant: &str, endpoint: &str, delivery: &str) -> String {
     format!("{}/{delivery}/resend", deliveries_path(tenant, endpoint))

@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::common::{Api, endpoint_path, unique_tenant};
 
-api_tests!(
+courier_testkit::backend_tests!(store:
     rotation_signs_with_both_secrets_during_the_grace_period_only,
     a_one_second_grace_period_ends_after_one_second,
     rotation_to_a_given_secret_with_no_grace_replaces_it_at_once,

@@ -16,8 +16,8 @@ use time::{Duration, OffsetDateTime};
 use crate::common::{Api, deliveries_path, endpoint_path, unique_tenant};
 use crate::pipeline::{Pipeline, fast_settings};
 
-api_tests!(stats_show_every_day_of_the_range);
-pipeline_tests!(stats_match_the_attempts_made_class_by_class);
+courier_testkit::backend_tests!(store: stats_show_every_day_of_the_range);
+courier_testkit::backend_tests!(stats_match_the_attempts_made_class_by_class);
 
 fn stats_path(tenant: &str, endpoint: &str) -> String {
     format!("{}/stats", endpoint_path(tenant, endpoint))

@@ -17,8 +17,8 @@ use crate::common::{
 };
 use crate::pipeline::Pipeline;
 
-api_tests!(a_test_event_ignores_subscriptions_and_may_have_any_valid_type);
-pipeline_tests!(a_test_event_reaches_a_disabled_endpoint_with_a_valid_signature);
+courier_testkit::backend_tests!(store: a_test_event_ignores_subscriptions_and_may_have_any_valid_type);
+courier_testkit::backend_tests!(a_test_event_reaches_a_disabled_endpoint_with_a_valid_signature);
 
 fn test_path(tenant: &str, endpoint: &str) -> String {
     format!("{}/test", endpoint_path(tenant, endpoint))

@@ -8,15 +8,12 @@ use std::time::Duration;
 use courier::attempt::{DeliveryAttempt, DeliveryQuery};
 use courier::config::Settings;
 use courier::endpoint::Endpoint;
-use courier::event::{Event, to_millis};
-use courier::event_type::EventTypeFilter;
-use courier::ids::{EventId, TenantId};
+use courier::event::Event;
+use courier::ids::TenantId;
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::{DeliveryQueue, Store};
 use courier_delivery::Deliverer;
 use courier_testkit::{Receiver, ReceivingQueue, TestBackend};
-use serde_json::value::RawValue;
-use time::OffsetDateTime;
 
 pub struct Harness {
     pub store: Arc<dyn Store>,
@@ -42,7 +39,7 @@ impl Harness {
         let queue = backend.queue().await;
         let as_queue: Arc<dyn DeliveryQueue> = queue.clone();
         let deliverer = Deliverer::new(store.clone(), as_queue, settings).unwrap();
-        let tenant = format!("t_{}", ulid::Ulid::new()).parse().unwrap();
+        let tenant = courier_testkit::unique_tenant();
         Self {
             store,
             queue,
@@ -58,24 +55,17 @@ impl Harness {
     }
 
     pub async fn endpoint_at(&self, url: &str) -> Endpoint {
-        let ep = Endpoint::new(
-            self.tenant.clone(),
-            url.into(),
-            vec![EventTypeFilter::All],
-            OffsetDateTime::now_utc(),
-        );
+        let ep = courier_testkit::endpoint_at(&self.tenant, url, &["*"]);
         self.store.create_endpoint(&ep).await.unwrap();
         ep
     }
 
     pub fn event(&self) -> Event {
-        Event {
-            id: EventId::generate(),
-            tenant_id: self.tenant.clone(),
-            event_type: "booking.created".parse().unwrap(),
-            created_at: to_millis(OffsetDateTime::now_utc()),
-            data: RawValue::from_string(r#"{"bookingId":"bk_1","guests":2}"#.into()).unwrap(),
-        }
+        courier_testkit::event(
+            &self.tenant,
+            "booking.created",
+            r#"{"bookingId":"bk_1","guests":2}"#,
+        )
     }
 
     /// Enqueues a fresh event for `ep`.

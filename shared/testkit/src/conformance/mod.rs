@@ -26,41 +26,11 @@ pub use stats::*;
 pub use subscriptions::*;
 
 use courier::endpoint::Endpoint;
-use courier::event::{Event, to_millis};
+use courier::event::to_millis;
 use courier::ids::{EventId, TenantId};
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-/// A tenant id no other test uses.
-pub fn unique_tenant() -> TenantId {
-    format!("t_{}", ulid::Ulid::new())
-        .parse()
-        .expect("a ULID makes a valid tenant id")
-}
-
-/// A new enabled endpoint of `tenant` with the given filters.
-pub fn endpoint(tenant: &TenantId, filters: &[&str]) -> Endpoint {
-    Endpoint::new(
-        tenant.clone(),
-        "https://example.com/webhooks".into(),
-        filters
-            .iter()
-            .map(|f| f.parse().expect("test filters are valid"))
-            .collect(),
-        OffsetDateTime::now_utc(),
-    )
-}
-
-/// An event of `tenant` with a fresh id.
-pub fn event(tenant: &TenantId, event_type: &str, data: &str) -> Event {
-    Event {
-        id: EventId::generate(),
-        tenant_id: tenant.clone(),
-        event_type: event_type.parse().expect("test event types are valid"),
-        created_at: to_millis(OffsetDateTime::now_utc()),
-        data: RawValue::from_string(data.to_owned()).expect("test data is JSON"),
-    }
-}
+pub use crate::builders::{endpoint, event, unique_tenant};
 
 /// Ids of a list of endpoints, for comparisons.
 fn ids(endpoints: &[Endpoint]) -> Vec<courier::ids::EndpointId> {
