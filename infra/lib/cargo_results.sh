@@ -29,3 +29,39 @@ totals_from_log() {
         END { printf "%d %d %d\n", p, f, g }
     ' "$1"
 }
+
+# backend_counts LOG: one line "BINARY EMBEDDED AWS" per test binary that ran
+# tests on a backend: the passed tests whose path has a module named
+# embedded, embedded_store, aws or aws_store (the modules of
+# courier_testkit::backend_tests!); the
+# conformance binaries count whole, by their name.
+backend_counts() {
+    awk '
+        /^ *(Running|Doc-tests) / {
+            bin = ""
+            if (match($0, /\/deps\/[A-Za-z0-9_]+-[0-9a-f]+\)/)) {
+                bin = substr($0, RSTART + 6, RLENGTH - 7)
+                sub(/-[0-9a-f]+$/, "", bin)
+            }
+            next
+        }
+        bin != "" && /^test .* \.\.\. ok$/ {
+            side = ""
+            if (bin == "conformance_embedded") side = "embedded"
+            else if (bin == "conformance_aws") side = "aws"
+            else {
+                n = split($2, seg, "::")
+                for (i = 1; i < n; i++) {
+                    if (seg[i] ~ /^embedded(_store)?$/) { side = "embedded"; break }
+                    if (seg[i] ~ /^aws(_store)?$/) { side = "aws"; break }
+                }
+            }
+            if (side == "") next
+            seen[bin] = 1
+            count[bin, side]++
+        }
+        END {
+            for (b in seen) printf "%s %d %d\n", b, count[b, "embedded"], count[b, "aws"]
+        }
+    ' "$1" | sort
+}

@@ -116,6 +116,7 @@ export_test_env() {
     export SAM_CLI_TELEMETRY=0
     export COURIER_TEST_PYTHON="$CACHE/venv/bin/python"
     export COURIER_TEST_STANDARDWEBHOOKS_VERIFIER="$COURIER_INFRA_DIR/tools/verify_standardwebhooks.py"
+    export COURIER_TEST_NODE_PATH="$CACHE/node-verify/node_modules"
     # After the system paths, so the venv's python does not shadow python3;
     # provides `cargo-lambda` (so `cargo lambda ...` works) and moto_server.
     case ":$PATH:" in
@@ -128,7 +129,7 @@ print_test_env() {
     local v
     for v in COURIER_TEST_DYNAMODB_ENDPOINT COURIER_TEST_SQS_ENDPOINT AWS_ACCESS_KEY_ID \
         AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION AWS_EC2_METADATA_DISABLED \
-        SAM_CLI_TELEMETRY COURIER_TEST_PYTHON COURIER_TEST_STANDARDWEBHOOKS_VERIFIER; do
+        SAM_CLI_TELEMETRY COURIER_TEST_PYTHON COURIER_TEST_STANDARDWEBHOOKS_VERIFIER COURIER_TEST_NODE_PATH; do
         printf 'export %s=%q\n' "$v" "${!v:-}"
     done
     # shellcheck disable=SC2016 # $PATH is for the shell that sources this

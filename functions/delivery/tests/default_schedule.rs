@@ -9,17 +9,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use courier::config::Settings;
 use courier::embedded::EmbeddedStore;
-use courier::endpoint::Endpoint;
-use courier::event::{Event, to_millis};
-use courier::event_type::EventTypeFilter;
-use courier::ids::EventId;
 use courier::message::{DeliveryMessage, ReceivedMessage, Trigger};
 use courier::ports::{
     DeliveryLog, DeliveryProgress, DeliveryQueue, EndpointStore, MessageProgress, QueueError,
 };
 use courier_delivery::Deliverer;
 use courier_testkit::{Receiver, Reply};
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 #[derive(Default)]
@@ -64,21 +59,10 @@ async fn failing_delivery() -> (
     let deliverer = Deliverer::new(store.clone(), queue.clone(), settings).unwrap();
     let receiver = Receiver::start().await;
     receiver.set_default(Reply::status(500));
-    let tenant: courier::ids::TenantId = "t1".parse().unwrap();
-    let ep = Endpoint::new(
-        tenant.clone(),
-        receiver.url(),
-        vec![EventTypeFilter::All],
-        OffsetDateTime::now_utc(),
-    );
+    let tenant = courier_testkit::unique_tenant();
+    let ep = courier_testkit::endpoint_at(&tenant, &receiver.url(), &["*"]);
     store.create_endpoint(&ep).await.unwrap();
-    let event = Event {
-        id: EventId::generate(),
-        tenant_id: tenant,
-        event_type: "booking.created".parse().unwrap(),
-        created_at: to_millis(OffsetDateTime::now_utc()),
-        data: RawValue::from_string("{}".into()).unwrap(),
-    };
+    let event = courier_testkit::event(&tenant, "booking.created", "{}");
     (
         deliverer,
         queue,
@@ -134,25 +118,47 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
     );
     assert_eq!(receiver.requests().len(), 3);
     // Log entries live for the default retention of 7 days.
+    let log = log_of(&store, &message).await;
+    assert_eq!(log.len(), 3);
+    for entry in &log {
+        assert_eq!(entry.expires_at - entry.created_at, time::Duration::days(7));
+    }
+    // Newest first: the final attempt, then the retries due 600 s and 60 s
+    // after their failures.
+    let due: Vec<Option<time::Duration>> = log
+        .iter()
+        .map(|e| e.next_attempt_at.map(|at| at - e.created_at))
+        .collect();
+    assert_eq!(
+        due,
+        [
+            None,
+            Some(time::Duration::seconds(600)),
+            Some(time::Duration::seconds(60))
+        ]
+    );
+}
+
+/// The endpoint's log, newest first.
+async fn log_of(
+    store: &EmbeddedStore,
+    message: &DeliveryMessage,
+) -> Vec<courier::attempt::DeliveryAttempt> {
     let query = courier::attempt::DeliveryQuery {
         limit: 10,
         ..Default::default()
     };
-    let log = store
+    store
         .recent_deliveries(&message.tenant_id, message.endpoint_id, &query)
         .await
         .unwrap()
-        .items;
-    assert_eq!(log.len(), 3);
-    for entry in log {
-        assert_eq!(entry.expires_at - entry.created_at, time::Duration::days(7));
-    }
+        .items
 }
 
 #[tokio::test]
 async fn an_inflated_receive_count_does_not_skip_attempts() {
     // Throttled redeliveries raise the receive count without any attempt.
-    let (deliverer, queue, receiver, message, _) = failing_delivery().await;
+    let (deliverer, queue, receiver, message, store) = failing_delivery().await;
     let received = ReceivedMessage {
         queue_message_id: "m".into(),
         receipt: "r".into(),
@@ -163,6 +169,10 @@ async fn an_inflated_receive_count_does_not_skip_attempts() {
     let request = receiver.requests().remove(0);
     assert_eq!(request.header("webhook-attempt"), Some("1"));
     assert_eq!(queue.retries.lock().unwrap()[0].1, Duration::from_secs(60));
+    let log = log_of(&store, &message).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].attempt, 1, "logged as the first attempt");
+    assert_eq!(log[0].trigger, Trigger::Event, "not a retry");
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 
 const QUIET: Duration = Duration::from_millis(2500);
 const TIMEOUT: Duration = Duration::from_secs(40);
+/// How late a retry may arrive on a loaded 2-core machine.
+const SLACK: Duration = Duration::from_secs(3);
 
 pub async fn permanently_failing_endpoint_gets_three_attempts(b: &dyn TestBackend) {
     let h = Harness::new(b, fast_settings()).await;
@@ -37,8 +39,25 @@ pub async fn permanently_failing_endpoint_gets_three_attempts(b: &dyn TestBacken
         log.iter()
             .all(|e| e.error_class == Some(ErrorClass::ServerError))
     );
-    assert!(log[0].next_attempt_at.is_some() && log[1].next_attempt_at.is_some());
+    // The schedule is `1,2`: each retry is due exactly its delay after the
+    // failed attempt (the store keeps milliseconds).
+    for (entry, delay) in log.iter().zip([1, 2]) {
+        let due = entry.next_attempt_at.expect("a retried attempt says when");
+        assert_close(
+            due - entry.created_at,
+            time::Duration::seconds(delay),
+            time::Duration::milliseconds(2),
+            "nextAttemptAt - createdAt",
+        );
+    }
     assert_eq!(log[2].next_attempt_at, None, "the last attempt is final");
+    for entry in &log {
+        assert_eq!(
+            entry.expires_at - entry.created_at,
+            time::Duration::try_from(fast_settings().retention).unwrap(),
+            "a log entry expires LOG_RETENTION_DAYS after its attempt"
+        );
+    }
 
     let requests = h.receiver.requests();
     assert_eq!(requests.len(), 3, "exactly three POSTs");
@@ -59,17 +78,44 @@ pub async fn permanently_failing_endpoint_gets_three_attempts(b: &dyn TestBacken
         requests[0].body, requests[2].body,
         "identical body bytes on every attempt"
     );
-    let gap1 = requests[1].arrived - requests[0].arrived;
-    let gap2 = requests[2].arrived - requests[1].arrived;
+    // Each attempt is signed at its own time: the timestamp is the attempt's
+    // second, so it moves on with every retry.
+    let stamps: Vec<i64> = requests
+        .iter()
+        .map(|r| r.header("webhook-timestamp").unwrap().parse().unwrap())
+        .collect();
+    for (stamp, r) in stamps.iter().zip(&requests) {
+        assert!(
+            (stamp - r.received_at.unix_timestamp()).abs() <= 1,
+            "webhook-timestamp {stamp} is not the time of its attempt {}",
+            r.received_at
+        );
+    }
     assert!(
-        gap1 >= Duration::from_secs(1),
-        "first retry came after {gap1:?}"
+        stamps[0] < stamps[1] && stamps[1] < stamps[2],
+        "webhook-timestamp must change per attempt: {stamps:?}"
     );
-    assert!(
-        gap2 >= Duration::from_secs(2),
-        "second retry came after {gap2:?}"
-    );
+    // Visibility is set in whole seconds and the pump polls every second:
+    // a retry may come up to SLACK late, never early.
+    for (gap, delay) in [
+        (requests[1].arrived - requests[0].arrived, 1),
+        (requests[2].arrived - requests[1].arrived, 2),
+    ] {
+        let delay = Duration::from_secs(delay);
+        assert!(
+            gap >= delay && gap <= delay + SLACK,
+            "a retry due after {delay:?} came after {gap:?}"
+        );
+    }
     assert_eq!(h.reload(&ep).await.consecutive_failures, 3);
+}
+
+/// Asserts `got` is within `tolerance` of `want`.
+fn assert_close(got: time::Duration, want: time::Duration, tolerance: time::Duration, what: &str) {
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: {got} is not {want} (within {tolerance})"
+    );
 }
 
 pub async fn flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter(b: &dyn TestBackend) {
@@ -83,7 +129,17 @@ pub async fn flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter(b: &d
         [AttemptStatus::Failed, AttemptStatus::Succeeded]
     );
     assert_eq!(log[1].attempt, 2);
-    assert_eq!(h.receiver.requests().len(), 2);
+    let requests = h.receiver.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(
+            r.header("user-agent"),
+            Some(concat!("Courier-Webhooks/", env!("CARGO_PKG_VERSION"))),
+            "the user agent names the product and version"
+        );
+    }
     let ep = h.reload(&ep).await;
     assert_eq!(ep.consecutive_failures, 0);
     assert!(ep.enabled);
@@ -145,8 +201,10 @@ pub async fn redirects_and_timeouts_count_as_failures(b: &dyn TestBackend) {
         ..fast_settings()
     };
     let h = Harness::new(b, settings).await;
+    // Redirected to the receiver itself: following it would show up there.
+    let followed = format!("http://{}/followed", h.receiver.addr());
     h.receiver.respond_with(vec![
-        Reply::redirect("https://example.com/elsewhere"),
+        Reply::redirect(&followed),
         Reply::status(200).after(Duration::from_millis(2500)),
     ]);
     let ep = h.endpoint().await;
@@ -159,10 +217,11 @@ pub async fn redirects_and_timeouts_count_as_failures(b: &dyn TestBackend) {
     assert_eq!(log[1].error_class, Some(ErrorClass::Timeout));
     assert_eq!(log[1].http_status, None);
     assert!(log.iter().all(|e| e.status == AttemptStatus::Failed));
-    assert_eq!(
-        h.receiver.requests().len(),
-        2,
-        "the redirect was not followed"
+    let requests = h.receiver.requests();
+    assert_eq!(requests.len(), 2, "the redirect was not followed");
+    assert!(
+        requests.iter().all(|r| r.uri.path() == "/webhook"),
+        "a request reached the redirect's target"
     );
     assert_eq!(h.reload(&ep).await.consecutive_failures, 2);
 }
@@ -177,7 +236,14 @@ pub async fn a_duplicate_of_a_delivered_message_is_not_posted_again(b: &dyn Test
         .enqueue(std::slice::from_ref(&message))
         .await
         .unwrap();
-    h.pump_until(&ep, 1, QUIET, TIMEOUT).await;
+    let copy = h.queue.receive(10, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(copy.len(), 1, "the duplicate is on the queue");
+    let copy_id = copy[0].queue_message_id.clone();
+    let failed = h.deliverer.handle_batch(copy).await;
+    assert!(
+        !failed.contains(&copy_id),
+        "the duplicate of a finished delivery must be acknowledged, not left to come back"
+    );
     assert_eq!(h.receiver.requests().len(), 1);
     assert_eq!(h.log(&ep).await.len(), 1);
 }
@@ -205,17 +271,68 @@ pub async fn deleted_endpoints_are_skipped_and_test_events_reach_disabled_ones(
     assert_eq!(h.receiver.requests().len(), 1);
 }
 
-pub async fn unparseable_messages_are_never_acknowledged(b: &dyn TestBackend) {
+/// A message that cannot be parsed is never acknowledged: it is made
+/// visible again at once and the queue's own redrive policy (10 receives,
+/// as deployed) moves it to the dead-letter queue, quickly.
+pub async fn unparseable_messages_reach_the_dead_letter_queue(b: &dyn TestBackend) {
     let h = Harness::new(b, fast_settings()).await;
-    let batch = vec![courier::message::ReceivedMessage {
-        queue_message_id: "m1".into(),
-        receipt: "r1".into(),
-        body: "{not json".into(),
-        receive_count: 1,
-    }];
+    h.queue.send_raw("{not a delivery").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut receives = 0;
+    loop {
+        let batch = h.queue.receive(10, Duration::from_secs(1)).await.unwrap();
+        if batch.is_empty() && !h.queue.dead_letters().await.unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poison message did not reach the DLQ after {receives} receives"
+        );
+        receives += batch.len();
+        let ids: Vec<String> = batch.iter().map(|m| m.queue_message_id.clone()).collect();
+        assert_eq!(
+            h.deliverer.handle_batch(batch).await,
+            ids,
+            "a poison message was acknowledged"
+        );
+    }
+    assert_eq!(h.queue.dead_letters().await.unwrap(), ["{not a delivery"]);
     assert_eq!(
-        h.deliverer.handle_batch(batch).await,
-        vec!["m1".to_string()]
+        receives,
+        courier_aws::schema::MAX_RECEIVE_COUNT as usize,
+        "moved by the redrive policy after exactly its receives"
+    );
+}
+
+/// Response bodies are kept up to 4 KiB, no more.
+pub async fn response_bodies_are_kept_up_to_4_kib(b: &dyn TestBackend) {
+    let h = Harness::new(b, fast_settings()).await;
+    h.receiver
+        .set_default(Reply::status(200).with_body(&"x".repeat(10 * 1024)));
+    let ep = h.endpoint().await;
+    h.enqueue(&ep).await;
+    let log = h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    let body = log[0].response_body.as_deref().expect("the body is kept");
+    assert_eq!(body.len(), 4096);
+    assert!(body.bytes().all(|c| c == b'x'));
+}
+
+/// `SIMPLE_SIGNATURE_HEADER=false` drops the simple header, not the standard one.
+pub async fn the_simple_signature_header_can_be_switched_off(b: &dyn TestBackend) {
+    let settings = courier::config::Settings {
+        simple_signature_header: false,
+        ..fast_settings()
+    };
+    let h = Harness::new(b, settings).await;
+    let ep = h.endpoint().await;
+    h.enqueue(&ep).await;
+    h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    let request = h.receiver.requests().remove(0);
+    assert_eq!(request.header("x-webhook-signature"), None);
+    assert!(
+        request
+            .header("webhook-signature")
+            .is_some_and(|s| s.starts_with("v1,"))
     );
 }
 
@@ -344,7 +461,9 @@ courier_testkit::backend_tests!(
     redirects_and_timeouts_count_as_failures,
     a_duplicate_of_a_delivered_message_is_not_posted_again,
     deleted_endpoints_are_skipped_and_test_events_reach_disabled_ones,
-    unparseable_messages_are_never_acknowledged,
+    unparseable_messages_reach_the_dead_letter_queue,
+    response_bodies_are_kept_up_to_4_kib,
+    the_simple_signature_header_can_be_switched_off,
     ssrf_corpus_is_blocked_with_the_guard_on,
     signatures_verify_with_the_official_library_during_a_rotation,
     cloudevents_endpoints_get_a_structured_cloudevent,

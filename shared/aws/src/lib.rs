@@ -22,7 +22,7 @@ pub use sqs::SqsQueue;
 /// ConditionalCheckFailedException: ...`), for
 /// [`courier::ports::StoreError::Unavailable`] and logs. Display only: no
 /// `Debug` dumps of raw responses, and SDK errors never carry item contents.
-pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

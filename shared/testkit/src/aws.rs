@@ -8,8 +8,10 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use courier_aws::schema::{self, QueueUrls};
-use courier_aws::{AwsBackend, CallCounter, DynamoStore, ResourceNames, SqsQueue};
+use courier_aws::{AwsBackend, CallCounter, DynamoStore, ResourceNames};
 use tokio::sync::OnceCell;
+
+use crate::queue::SqsTestQueue;
 
 /// Env var with DynamoDB Local's URL.
 pub const DYNAMODB_ENDPOINT_VAR: &str = "COURIER_TEST_DYNAMODB_ENDPOINT";
@@ -130,11 +132,11 @@ pub async fn store() -> DynamoStore {
     DynamoStore::new(dynamodb, &endpoints, &deliveries)
 }
 
-/// A queue of its own with `visibility`.
-pub async fn queue(visibility: Duration) -> SqsQueue {
+/// A queue of its own with `visibility`, and its dead-letter queue.
+pub async fn queue(visibility: Duration) -> SqsTestQueue {
     let (_, sqs) = clients(None);
     let urls = new_queue(&sqs, visibility).await;
-    SqsQueue::new(sqs, &urls.queue_url)
+    SqsTestQueue::new(sqs, &urls)
 }
 
 /// A complete backend (this process's tables, a fresh queue) whose SDK
