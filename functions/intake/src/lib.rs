@@ -3,8 +3,10 @@
 
 mod direct;
 mod http;
+mod lambda;
 mod publish;
 
 pub use direct::{DirectEvent, handle_direct};
 pub use http::{router, routes, to_api_error};
+pub use lambda::handle_invocation;
 pub use publish::{Intake, PublishError, PublishRequest, Published};

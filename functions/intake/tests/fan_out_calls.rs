@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use courier::config::Settings;
-use courier::endpoint::Endpoint;
 use courier::event_type::EventType;
 use courier::ports::{EndpointStore, EventTypeStore};
 use courier_aws::CallCounter;
@@ -15,7 +14,7 @@ use time::OffsetDateTime;
 async fn a_thousand_endpoint_fan_out_takes_a_hundred_batch_calls() {
     let counter = CallCounter::new();
     let (backend, _) = courier_testkit::aws::backend(Duration::from_secs(30), Some(&counter)).await;
-    let tenant: courier::ids::TenantId = format!("big_{}", ulid::Ulid::new()).parse().unwrap();
+    let tenant = courier_testkit::unique_tenant();
     let t = EventType {
         name: "order.created".parse().unwrap(),
         description: String::new(),
@@ -24,12 +23,7 @@ async fn a_thousand_endpoint_fan_out_takes_a_hundred_batch_calls() {
     let _ = backend.store.create_event_type(&t).await;
     let creates = (0..1000).map(|_| {
         let store = backend.store.clone();
-        let ep = Endpoint::new(
-            tenant.clone(),
-            "https://example.com/h".into(),
-            vec!["order.*".parse().unwrap()],
-            OffsetDateTime::now_utc(),
-        );
+        let ep = courier_testkit::endpoint(&tenant, &["order.*"]);
         async move { store.create_endpoint(&ep).await.unwrap() }
     });
     futures::future::join_all(creates).await;

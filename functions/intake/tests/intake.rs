@@ -1,6 +1,7 @@
 //! Intake on both backends: fan-out to exactly the subscribed, enabled
 //! endpoints, idempotency, recovery from a partial enqueue failure, the
-//! bad-input table, and the direct-invoke door.
+//! bad-input table, the direct-invoke door, and the producer's `data` bytes
+//! kept through every door.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,17 +9,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use courier::config::Settings;
-use courier::endpoint::Endpoint;
-use courier::event_type::{EventType, EventTypeFilter};
+use courier::event::Event;
+use courier::event_type::EventType;
 use courier::ids::{EndpointId, TenantId};
 use courier::message::DeliveryMessage;
 use courier::ports::{DeliveryQueue, QueueError, Store};
 use courier_api::auth::AdminAuth;
-use courier_intake::{Intake, handle_direct, router};
-use courier_testkit::{ReceivingQueue, TestBackend};
+use courier_intake::{Intake, PublishError, handle_direct, handle_invocation, router};
+use courier_testkit::{ReceivingQueue, TestBackend, unique_tenant};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
@@ -75,32 +80,25 @@ impl Fixture {
             let _ = store.create_event_type(&t).await;
         }
         let intake = Arc::new(Intake::new(store.clone(), queue.clone(), settings));
-        let tenant = format!("t_{}", ulid::Ulid::new()).parse().unwrap();
         Self {
             store,
             queue,
             raw_queue,
             intake,
-            tenant,
+            tenant: unique_tenant(),
         }
     }
 
     async fn endpoint(&self, tenant: &TenantId, filters: &[&str], enabled: bool) -> EndpointId {
-        let filters: Vec<EventTypeFilter> = filters.iter().map(|f| f.parse().unwrap()).collect();
-        let mut ep = Endpoint::new(
-            tenant.clone(),
-            "https://example.com/hook".into(),
-            filters,
-            OffsetDateTime::now_utc(),
-        );
+        let mut ep = courier_testkit::endpoint(tenant, filters);
         ep.enabled = enabled;
         self.store.create_endpoint(&ep).await.unwrap();
         ep.id
     }
 
-    /// Every message in the queue, by endpoint (deleting them).
-    async fn drain(&self) -> BTreeMap<EndpointId, usize> {
-        let mut seen = BTreeMap::new();
+    /// Every message in the queue (deleting them).
+    async fn drain_messages(&self) -> Vec<DeliveryMessage> {
+        let mut seen = Vec::new();
         loop {
             let batch = self
                 .raw_queue
@@ -111,11 +109,46 @@ impl Fixture {
                 return seen;
             }
             for m in batch {
-                let message = DeliveryMessage::from_json(&m.body).unwrap();
-                *seen.entry(message.endpoint_id).or_default() += 1;
+                seen.push(DeliveryMessage::from_json(&m.body).unwrap());
                 self.raw_queue.delete(&m.receipt).await.unwrap();
             }
         }
+    }
+
+    /// Every message in the queue, counted by endpoint (deleting them).
+    async fn drain(&self) -> BTreeMap<EndpointId, usize> {
+        let mut seen = BTreeMap::new();
+        for message in self.drain_messages().await {
+            *seen.entry(message.endpoint_id).or_default() += 1;
+        }
+        seen
+    }
+
+    /// The stored event of the fixture's tenant with this id.
+    async fn stored(&self, id: &str) -> Option<Event> {
+        self.store
+            .event(&self.tenant, &id.parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn app(&self) -> Router {
+        router(
+            self.intake.clone(),
+            AdminAuth::from_token(TOKEN),
+            Settings::default().max_payload_bytes,
+        )
+    }
+
+    /// Invokes the Lambda entry with `payload` read as the runtime reads it.
+    async fn invoke(&self, payload: &str) -> Result<Value, Diagnostic> {
+        let payload: Box<RawValue> = serde_json::from_str(payload).unwrap();
+        handle_invocation(
+            &self.intake,
+            self.app(),
+            LambdaEvent::new(payload, Context::default()),
+        )
+        .await
     }
 
     async fn post(
@@ -123,18 +156,14 @@ impl Fixture {
         path_tenant: &str,
         body: &str,
         token: Option<&str>,
-    ) -> (StatusCode, serde_json::Value, String) {
-        let app = router(
-            self.intake.clone(),
-            AdminAuth::from_token(TOKEN),
-            Settings::default().max_payload_bytes,
-        );
+    ) -> (StatusCode, Value, String) {
         let mut request = Request::post(format!("/v1/tenants/{path_tenant}/events"))
             .header("content-type", "application/json");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let response = app
+        let response = self
+            .app()
             .oneshot(request.body(Body::from(body.to_owned())).unwrap())
             .await
             .unwrap();
@@ -149,7 +178,7 @@ impl Fixture {
             .unwrap();
         (
             status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             content_type,
         )
     }
@@ -157,7 +186,7 @@ impl Fixture {
 
 pub async fn fan_out_reaches_exactly_the_subscribed_enabled_endpoints_once(b: &dyn TestBackend) {
     let f = Fixture::new(b, Settings::default()).await;
-    let other: TenantId = format!("o_{}", ulid::Ulid::new()).parse().unwrap();
+    let other = unique_tenant();
     let exact = f.endpoint(&f.tenant, &["booking.created"], true).await;
     let all = f.endpoint(&f.tenant, &["*"], true).await;
     let prefix = f
@@ -234,6 +263,22 @@ pub async fn a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint(
     assert_eq!(status, StatusCode::OK);
 }
 
+/// One refused request and the answer it must get.
+struct Refused {
+    name: &'static str,
+    /// The `{tenantId}` of the path.
+    tenant: String,
+    token: Option<&'static str>,
+    body: String,
+    status: StatusCode,
+    /// The problem's `field`: set on every 422, absent otherwise.
+    field: Option<&'static str>,
+    /// The event id to look up in the store afterwards; `None` only where
+    /// the id or the tenant itself does not parse, so nothing can be stored
+    /// under it.
+    id: Option<&'static str>,
+}
+
 pub async fn bad_input_is_refused_and_nothing_is_stored_or_enqueued(b: &dyn TestBackend) {
     let settings = Settings {
         max_payload_bytes: 2048,
@@ -241,120 +286,161 @@ pub async fn bad_input_is_refused_and_nothing_is_stored_or_enqueued(b: &dyn Test
     };
     let f = Fixture::new(b, settings).await;
     f.endpoint(&f.tenant, &["*"], true).await;
+    let case = |name, id, body: &str, status, field| Refused {
+        name,
+        tenant: f.tenant.to_string(),
+        token: Some(TOKEN),
+        body: body.to_owned(),
+        status,
+        field,
+        id,
+    };
+    let invalid = StatusCode::UNPROCESSABLE_ENTITY;
     let big = format!(
         r#"{{"id":"bad-big","type":"booking.created","data":{{"blob":"{}"}}}}"#,
         "x".repeat(3000)
     );
-    let cases: Vec<(&str, String, Option<&str>, StatusCode)> = vec![
-        (
+    let cases = [
+        case(
             "unknown type",
-            r#"{"id":"bad-1","type":"booking.exploded","data":{}}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-1"),
+            r#"{"id":"bad-1","type":"booking.exploded","data":{}}"#,
+            invalid,
+            Some("type"),
         ),
-        (
+        case(
             "malformed type",
-            r#"{"id":"bad-2","type":"booking..x","data":{}}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-2"),
+            r#"{"id":"bad-2","type":"booking..x","data":{}}"#,
+            invalid,
+            Some("type"),
         ),
-        (
+        case(
             "non-object data",
-            r#"{"id":"bad-3","type":"booking.created","data":[1,2]}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-3"),
+            r#"{"id":"bad-3","type":"booking.created","data":[1,2]}"#,
+            invalid,
+            Some("data"),
         ),
-        (
+        case(
             "string data",
-            r#"{"id":"bad-4","type":"booking.created","data":"x"}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-4"),
+            r#"{"id":"bad-4","type":"booking.created","data":"x"}"#,
+            invalid,
+            Some("data"),
         ),
-        (
+        case(
             "missing data",
-            r#"{"id":"bad-5","type":"booking.created"}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-5"),
+            r#"{"id":"bad-5","type":"booking.created"}"#,
+            invalid,
+            Some("data"),
         ),
-        (
+        case(
             "bad id",
-            r#"{"id":"has.dot","type":"booking.created","data":{}}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        ("oversize", big, Some(TOKEN), StatusCode::PAYLOAD_TOO_LARGE),
-        (
-            "missing auth",
-            r#"{"id":"bad-6","type":"booking.created","data":{}}"#.into(),
             None,
-            StatusCode::UNAUTHORIZED,
+            r#"{"id":"has.dot","type":"booking.created","data":{}}"#,
+            invalid,
+            Some("id"),
         ),
-        (
-            "wrong token",
-            r#"{"id":"bad-7","type":"booking.created","data":{}}"#.into(),
-            Some("nope"),
-            StatusCode::UNAUTHORIZED,
+        case(
+            "oversize",
+            Some("bad-big"),
+            &big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
         ),
-        (
+        Refused {
+            token: None,
+            ..case(
+                "missing auth",
+                Some("bad-6"),
+                r#"{"id":"bad-6","type":"booking.created","data":{}}"#,
+                StatusCode::UNAUTHORIZED,
+                None,
+            )
+        },
+        Refused {
+            token: Some("nope"),
+            ..case(
+                "wrong token",
+                Some("bad-7"),
+                r#"{"id":"bad-7","type":"booking.created","data":{}}"#,
+                StatusCode::UNAUTHORIZED,
+                None,
+            )
+        },
+        case(
             "malformed json",
-            r#"{"id":"bad-8","type":"#.into(),
-            Some(TOKEN),
+            Some("bad-8"),
+            r#"{"id":"bad-8","type":"#,
             StatusCode::BAD_REQUEST,
+            None,
         ),
-        (
+        case(
             "unknown field",
-            r#"{"id":"bad-9","type":"booking.created","data":{},"extra":1}"#.into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-9"),
+            r#"{"id":"bad-9","type":"booking.created","data":{},"extra":1}"#,
+            invalid,
+            Some("extra"),
         ),
-        (
+        case(
             "SQS-refused character",
-            "{\"id\":\"bad-10\",\"type\":\"booking.created\",\"data\":{\"x\":\"\u{FFFF}\"}}".into(),
-            Some(TOKEN),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("bad-10"),
+            "{\"id\":\"bad-10\",\"type\":\"booking.created\",\"data\":{\"x\":\"\u{FFFF}\"}}",
+            invalid,
+            Some("data"),
         ),
+        Refused {
+            tenant: "bad.tenant".into(),
+            ..case(
+                "malformed tenant",
+                None,
+                r#"{"id":"bad-11","type":"booking.created","data":{}}"#,
+                invalid,
+                Some("tenantId"),
+            )
+        },
     ];
-    for (name, body, token, expected) in cases {
-        let (status, json, content_type) = f.post(f.tenant.as_str(), &body, token).await;
-        assert_eq!(status, expected, "{name}: {json}");
+    for c in cases {
+        let name = c.name;
+        let (status, json, content_type) = f.post(&c.tenant, &c.body, c.token).await;
+        assert_eq!(status, c.status, "{name}: {json}");
         assert_eq!(content_type, "application/problem+json", "{name}");
-        assert!(
-            json["detail"].as_str().is_some_and(|d| !d.is_empty()),
-            "{name}: no detail"
+        assert_eq!(json["status"], c.status.as_u16(), "{name}: {json}");
+        assert_eq!(
+            json.get("field").and_then(Value::as_str),
+            c.field,
+            "{name}: {json}"
         );
+        let detail = json["detail"].as_str().unwrap_or_default();
+        assert!(!detail.is_empty(), "{name}: no detail");
+        if c.status == StatusCode::PAYLOAD_TOO_LARGE {
+            assert!(detail.contains("envelope"), "{name}: {json}");
+        }
+        if let Some(id) = c.id {
+            assert!(f.stored(id).await.is_none(), "{name}: {id} was stored");
+        }
     }
-    let oversize = format!(
-        r#"{{"type":"booking.created","data":{{"blob":"{}"}}}}"#,
-        "x".repeat(3000)
-    );
-    let (_, json, _) = f.post(f.tenant.as_str(), &oversize, Some(TOKEN)).await;
+    // Event ids name the cases: one found here was enqueued although refused.
+    let queued: Vec<String> = f
+        .drain_messages()
+        .await
+        .iter()
+        .map(|m| m.event.id.to_string())
+        .collect();
     assert!(
-        json["detail"].as_str().unwrap().contains("envelope"),
-        "{json}"
+        queued.is_empty(),
+        "refused events were enqueued: {queued:?}"
     );
-    let (status, _, _) = f
-        .post(
-            "bad.tenant",
-            r#"{"type":"booking.created","data":{}}"#,
-            Some(TOKEN),
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "malformed tenant id"
-    );
-    for id in ["bad-1", "bad-3", "bad-big", "bad-6", "bad-9"] {
-        assert!(
-            f.store
-                .event(&f.tenant, &id.parse().unwrap())
-                .await
-                .unwrap()
-                .is_none(),
-            "{id} was stored"
-        );
+}
+
+/// The field and detail of a refused direct invocation.
+fn refusal(result: Result<Value, PublishError>) -> (&'static str, String) {
+    match result {
+        Err(PublishError::Invalid { field, detail }) => (field, detail),
+        other => panic!("expected a refusal naming a field, got {other:?}"),
     }
-    assert!(f.drain().await.is_empty(), "a rejected event was enqueued");
 }
 
 pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) {
@@ -375,32 +461,144 @@ pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) 
     assert_eq!(result[0]["endpoints"], 1);
     assert_eq!(result[1]["duplicate"], true);
     assert_eq!(f.drain().await, BTreeMap::from([(ep, 2)]));
-    assert!(
-        handle_direct(&f.intake, r#"{"tenantId":"x","type":"order.created"}"#)
-            .await
-            .is_err()
-    );
-    // A list with one bad event stores none of them.
+
+    let missing = format!(r#"{{"tenantId":"{}","type":"order.created"}}"#, f.tenant);
+    let (field, detail) = refusal(handle_direct(&f.intake, &missing).await);
+    assert_eq!(field, "payload", "{detail}");
+    assert!(detail.contains("missing field `data`"), "{detail}");
+
+    // A list with one bad event stores none of them; the error names the
+    // event by its place in the list.
     let mixed = format!(
         r#"[{{"tenantId":"{t}","id":"d-2","type":"order.created","data":{{}}}},{{"tenantId":"{t}","type":"order.nope","data":{{}}}}]"#,
         t = f.tenant
     );
-    assert!(handle_direct(&f.intake, &mixed).await.is_err());
+    let (field, detail) = refusal(handle_direct(&f.intake, &mixed).await);
+    assert_eq!(field, "type", "{detail}");
     assert!(
-        f.store
-            .event(&f.tenant, &"d-2".parse().unwrap())
-            .await
-            .unwrap()
-            .is_none()
+        detail.starts_with("event 1: ") && detail.contains("'order.nope' is not in the catalogue"),
+        "{detail}"
+    );
+    assert!(f.stored("d-2").await.is_none(), "d-2 was stored");
+
+    let bad_tenant = r#"{"tenantId":"a.b","id":"d-3","type":"order.created","data":{}}"#;
+    let (field, detail) = refusal(handle_direct(&f.intake, bad_tenant).await);
+    assert_eq!(field, "tenantId", "{detail}");
+    assert!(
+        detail.starts_with("event 0: ") && detail.contains("tenant id"),
+        "{detail}"
+    );
+
+    // Through the Lambda entry a refusal is an `InvalidEvent` whose message
+    // says what is wrong.
+    let err = f.invoke(&mixed).await.unwrap_err();
+    assert_eq!(err.error_type, "InvalidEvent", "{}", err.error_message);
+    assert!(
+        err.error_message
+            .contains("event 1: event type 'order.nope'"),
+        "{}",
+        err.error_message
     );
     assert!(
-        handle_direct(
-            &f.intake,
-            r#"{"tenantId":"a.b","type":"order.created","data":{}}"#
+        f.drain().await.is_empty(),
+        "a refused invocation was enqueued"
+    );
+}
+
+/// Key order, a number beyond 64 bits and a trailing zero: what a parse
+/// into `serde_json::Value` and back would change.
+const PRODUCER_DATA: &str = r#"{"b":1,"a":2,"n":123456789012345678901234567890,"f":1.10}"#;
+
+pub async fn the_producers_data_bytes_reach_the_store_and_the_queue_unchanged(b: &dyn TestBackend) {
+    let f = Fixture::new(b, Settings::default()).await;
+    let ep = f.endpoint(&f.tenant, &["order.*"], true).await;
+    let event =
+        |id: &str| format!(r#"{{"id":"{id}","type":"order.created","data":{PRODUCER_DATA}}}"#);
+    let direct = |id: &str| {
+        format!(
+            r#"{{"tenantId":"{}","id":"{id}","type":"order.created","data":{PRODUCER_DATA}}}"#,
+            f.tenant
         )
+    };
+
+    let (status, json, _) = f
+        .post(f.tenant.as_str(), &event("bytes-http"), Some(TOKEN))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
+
+    // The HTTP route as API Gateway hands it to the Lambda entry.
+    let path = format!("/v1/tenants/{}/events", f.tenant);
+    let gateway = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /v1/tenants/{tenantId}/events",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "authorization": format!("Bearer {TOKEN}"),
+            "content-type": "application/json",
+        },
+        "pathParameters": { "tenantId": f.tenant.as_str() },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "test",
+            },
+            "requestId": "bytes",
+            "routeKey": "POST /v1/tenants/{tenantId}/events",
+            "stage": "$default",
+            "time": "23/Apr/2026:14:22:11 +0000",
+            "timeEpoch": 1776954131823_u64,
+        },
+        "isBase64Encoded": false,
+        "body": event("bytes-gateway"),
+    });
+    let response = f.invoke(&gateway.to_string()).await.unwrap();
+    assert_eq!(response["statusCode"], 202, "{response}");
+
+    let answer = f.invoke(&direct("bytes-direct")).await.unwrap();
+    let accepted = serde_json::json!({"id": "bytes-direct", "endpoints": 1, "duplicate": false});
+    assert_eq!(answer, accepted);
+    let answer = f
+        .invoke(&format!("[{}]", direct("bytes-direct-list")))
         .await
-        .is_err()
-    );
+        .unwrap();
+    assert_eq!(answer[0]["endpoints"], 1, "{answer}");
+
+    let ids = [
+        "bytes-http",
+        "bytes-gateway",
+        "bytes-direct",
+        "bytes-direct-list",
+    ];
+    for id in ids {
+        let stored = f
+            .stored(id)
+            .await
+            .unwrap_or_else(|| panic!("{id} not stored"));
+        assert_eq!(stored.data.get(), PRODUCER_DATA, "{id}: stored data");
+    }
+    let mut queued: Vec<(String, String)> = f
+        .drain_messages()
+        .await
+        .into_iter()
+        .map(|m| {
+            assert_eq!(m.endpoint_id, ep);
+            (m.event.id.to_string(), m.event.data.get().to_owned())
+        })
+        .collect();
+    queued.sort();
+    let mut expected: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (id.to_string(), PRODUCER_DATA.to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(queued, expected, "queued event data");
 }
 
 courier_testkit::backend_tests!(
@@ -408,4 +606,5 @@ courier_testkit::backend_tests!(
     a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint,
     bad_input_is_refused_and_nothing_is_stored_or_enqueued,
     direct_invocations_accept_one_event_or_a_list,
+    the_producers_data_bytes_reach_the_store_and_the_queue_unchanged,
 );
