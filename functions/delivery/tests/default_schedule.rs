@@ -3,38 +3,16 @@
 //! second, and acknowledges after the third — checked on the calls it makes,
 //! without waiting for them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use courier::config::Settings;
 use courier::embedded::EmbeddedStore;
 use courier::message::{DeliveryMessage, ReceivedMessage, Trigger};
-use courier::ports::{
-    DeliveryLog, DeliveryProgress, DeliveryQueue, EndpointStore, MessageProgress, QueueError,
-};
+use courier::ports::{DeliveryLog, DeliveryProgress, EndpointStore, MessageProgress};
 use courier_delivery::Deliverer;
-use courier_testkit::{Receiver, Reply};
+use courier_testkit::{Receiver, RecordingQueue, Reply};
 use time::OffsetDateTime;
-
-#[derive(Default)]
-struct RecordingQueue {
-    retries: Mutex<Vec<(String, Duration)>>,
-}
-
-#[async_trait]
-impl DeliveryQueue for RecordingQueue {
-    async fn enqueue(&self, _: &[DeliveryMessage]) -> Result<(), QueueError> {
-        Ok(())
-    }
-    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
-        self.retries
-            .lock()
-            .unwrap()
-            .push((receipt.to_owned(), delay));
-        Ok(())
-    }
-}
 
 /// A deliverer at the default settings, a queue recording its retry calls,
 /// and one queued message for an endpoint that always answers 500.
@@ -110,7 +88,7 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
         "the last attempt is acknowledged"
     );
     assert_eq!(
-        *queue.retries.lock().unwrap(),
+        queue.retries(),
         [
             ("receipt-1".to_string(), Duration::from_secs(60)),
             ("receipt-2".to_string(), Duration::from_secs(600))
@@ -168,7 +146,7 @@ async fn an_inflated_receive_count_does_not_skip_attempts() {
     deliverer.handle_batch(vec![received]).await;
     let request = receiver.requests().remove(0);
     assert_eq!(request.header("webhook-attempt"), Some("1"));
-    assert_eq!(queue.retries.lock().unwrap()[0].1, Duration::from_secs(60));
+    assert_eq!(queue.retries()[0].1, Duration::from_secs(60));
     let log = log_of(&store, &message).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].attempt, 1, "logged as the first attempt");
@@ -195,7 +173,7 @@ async fn a_copy_handed_out_before_its_retry_is_due_waits_instead_of_sending() {
         1,
         "the duplicate must not send attempt 2 early"
     );
-    let retries = queue.retries.lock().unwrap().clone();
+    let retries = queue.retries();
     assert_eq!(retries[0], ("first".to_string(), Duration::from_secs(60)));
     assert_eq!(retries[1].0, "duplicate");
     assert!(

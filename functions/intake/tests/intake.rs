@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -17,10 +15,10 @@ use courier::event::Event;
 use courier::event_type::EventType;
 use courier::ids::{EndpointId, TenantId};
 use courier::message::DeliveryMessage;
-use courier::ports::{DeliveryQueue, QueueError, Store};
+use courier::ports::Store;
 use courier_api::auth::AdminAuth;
 use courier_intake::{Intake, PublishError, handle_direct, handle_invocation, router};
-use courier_testkit::{ReceivingQueue, TestBackend, unique_tenant};
+use courier_testkit::{PartlyFailingQueue, ReceivingQueue, TestBackend, unique_tenant};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -29,34 +27,9 @@ use tower::ServiceExt;
 
 const TOKEN: &str = "intake-test-token";
 
-/// A queue that, when armed, enqueues only the first half of a call's
-/// messages and reports the rest as not enqueued — an SQS partial failure.
-struct FlakyQueue {
-    inner: Arc<dyn ReceivingQueue>,
-    fail_next: AtomicBool,
-}
-
-#[async_trait]
-impl DeliveryQueue for FlakyQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), QueueError> {
-        if self.fail_next.swap(false, Ordering::SeqCst) {
-            let (sent, lost) = messages.split_at(messages.len() / 2);
-            self.inner.enqueue(sent).await?;
-            return Err(QueueError::NotEnqueued {
-                failed: lost.iter().map(|m| m.message_id).collect(),
-            });
-        }
-        self.inner.enqueue(messages).await
-    }
-
-    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
-        self.inner.retry_after(receipt, delay).await
-    }
-}
-
 struct Fixture {
     store: Arc<dyn Store>,
-    queue: Arc<FlakyQueue>,
+    queue: Arc<PartlyFailingQueue>,
     raw_queue: Arc<dyn ReceivingQueue>,
     intake: Arc<Intake>,
     tenant: TenantId,
@@ -66,10 +39,7 @@ impl Fixture {
     async fn new(backend: &dyn TestBackend, settings: Settings) -> Self {
         let store = backend.store().await;
         let raw_queue = backend.queue().await;
-        let queue = Arc::new(FlakyQueue {
-            inner: raw_queue.clone(),
-            fail_next: AtomicBool::new(false),
-        });
+        let queue = Arc::new(PartlyFailingQueue::new(raw_queue.clone()));
         for name in ["booking.created", "order.created"] {
             let t = EventType {
                 name: name.parse().unwrap(),
@@ -220,7 +190,7 @@ pub async fn a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint(
     for _ in 0..12 {
         endpoints.push(f.endpoint(&f.tenant, &["booking.*"], true).await);
     }
-    f.queue.fail_next.store(true, Ordering::SeqCst);
+    f.queue.fail_next_enqueue();
     let body = r#"{"id":"evt-retry-1","type":"booking.created","data":{}}"#;
     let (status, json, content_type) = f.post(f.tenant.as_str(), body, Some(TOKEN)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
@@ -231,7 +201,7 @@ pub async fn a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint(
     );
 
     // Without an id of its own, the producer learns the generated one.
-    f.queue.fail_next.store(true, Ordering::SeqCst);
+    f.queue.fail_next_enqueue();
     let (status, json, _) = f
         .post(
             f.tenant.as_str(),

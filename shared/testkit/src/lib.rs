@@ -7,6 +7,7 @@ pub mod aws;
 mod backends;
 pub mod builders;
 pub mod conformance;
+pub mod fakes;
 mod queue;
 pub mod receiver;
 pub mod samples;
@@ -14,6 +15,7 @@ pub mod standardwebhooks;
 
 pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
 pub use builders::{endpoint, endpoint_at, event, unique_tenant};
+pub use fakes::{PartlyFailingQueue, RecordingQueue};
 pub use queue::{ReceivingQueue, SqsTestQueue};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 
