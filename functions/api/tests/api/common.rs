@@ -8,14 +8,14 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use courier::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
 use courier::config::Settings;
 use courier::embedded::{EmbeddedQueue, QueueSettings};
-use courier::event::{Event, to_millis};
-use courier::ids::{DeliveryId, EventId, MessageId};
+use courier::event::Event;
+use courier::ids::{DeliveryId, MessageId};
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::{DeliveryQueue, Store};
 use courier_api::auth::AdminAuth;
 use courier_api::{ApiState, router};
 use courier_testkit::ReceivingQueue;
-use serde_json::value::RawValue;
+
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
@@ -287,13 +287,11 @@ pub fn logged_attempt(
 
 /// Stores a `booking.created` event of `tenant` until `expires_at`.
 pub async fn seed_event(store: &dyn Store, tenant: &str, expires_at: OffsetDateTime) -> Event {
-    let event = Event {
-        id: EventId::generate(),
-        tenant_id: tenant.parse().unwrap(),
-        event_type: "booking.created".parse().unwrap(),
-        created_at: to_millis(OffsetDateTime::now_utc()),
-        data: RawValue::from_string(r#"{"bookingId":"bk_1"}"#.into()).unwrap(),
-    };
+    let event = courier_testkit::event(
+        &tenant.parse().unwrap(),
+        "booking.created",
+        r#"{"bookingId":"bk_1"}"#,
+    );
     store.store_event(&event, expires_at).await.unwrap();
     event
 }

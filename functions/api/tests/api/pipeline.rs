@@ -7,15 +7,13 @@ use std::time::Duration;
 
 use courier::attempt::{DeliveryAttempt, DeliveryQuery};
 use courier::config::Settings;
-use courier::event::{Event, to_millis};
-use courier::ids::{EndpointId, EventId, TenantId};
+use courier::event::Event;
+use courier::ids::{EndpointId, TenantId};
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::DeliveryQueue;
 use courier_delivery::Deliverer;
 use courier_testkit::{Receiver, TestBackend};
 use serde_json::json;
-use serde_json::value::RawValue;
-use time::OffsetDateTime;
 
 use crate::common::{Api, endpoints_path, unique_tenant};
 
@@ -86,13 +84,11 @@ impl Pipeline {
 
     /// Publishes an event to one endpoint as intake does: stored, then queued.
     pub async fn publish(&self, endpoint: &str) -> Event {
-        let event = Event {
-            id: EventId::generate(),
-            tenant_id: self.tenant_id(),
-            event_type: "booking.created".parse().unwrap(),
-            created_at: to_millis(OffsetDateTime::now_utc()),
-            data: RawValue::from_string(r#"{"bookingId":"bk_1","guests":2}"#.into()).unwrap(),
-        };
+        let event = courier_testkit::event(
+            &self.tenant_id(),
+            "booking.created",
+            r#"{"bookingId":"bk_1","guests":2}"#,
+        );
         self.api
             .store
             .store_event(&event, event.created_at + self.settings.retention)

@@ -9,6 +9,7 @@ use courier::message::Trigger;
 use courier::ports::Store;
 use courier_testkit::{Reply, TestBackend};
 use serde_json::json;
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::common::{
@@ -21,6 +22,12 @@ courier_testkit::backend_tests!(store:
     resend_refuses_a_disabled_endpoint_and_an_expired_event,
 );
 courier_testkit::backend_tests!(a_resend_is_a_new_manual_chain_with_its_own_retries);
+
+/// The one retry delay of `fast_settings`.
+const RETRY_DELAY: Duration = Duration::seconds(1);
+/// How far `nextAttemptAt` may be from `createdAt` + the delay: only a
+/// second reading of the clock, never a whole second of schedule.
+const DUE_TOLERANCE: Duration = Duration::milliseconds(250);
 
 fn resend_path(tenant: &str, endpoint: &str, delivery: &str) -> String {
     format!("{}/{delivery}/resend", deliveries_path(tenant, endpoint))
@@ -81,7 +88,22 @@ async fn a_resend_is_a_new_manual_chain_with_its_own_retries(backend: &dyn TestB
             ),
         ]
     );
-    assert!(log[1].next_attempt_at.is_some());
+    // fast_settings: RETRY_SCHEDULE=1. The failed attempt is due again 1 s
+    // after it was made (both read from one clock reading of the attempt),
+    // and its retry was not made before that.
+    let due = log[1]
+        .next_attempt_at
+        .expect("a failed attempt with a retry left")
+        - log[1].created_at;
+    assert!(
+        (due - RETRY_DELAY).abs() <= DUE_TOLERANCE,
+        "due {due} after the attempt, expected {RETRY_DELAY}"
+    );
+    assert!(log[2].created_at >= log[1].next_attempt_at.unwrap());
+    assert_eq!(
+        log[2].next_attempt_at, None,
+        "a success has no next attempt"
+    );
 
     // The receiver saw the same event, byte for byte, three times.
     let requests = p
@@ -112,8 +134,14 @@ async fn a_resend_is_a_new_manual_chain_with_its_own_retries(backend: &dyn TestB
         1,
         "{listed:?}"
     );
-    assert_eq!(listed.body["data"][0]["trigger"], "manual");
-    assert_eq!(listed.body["data"][0]["httpStatus"], 500);
+    let retrying = &listed.body["data"][0];
+    assert_eq!(retrying["id"], log[1].id.to_string());
+    assert_eq!(retrying["trigger"], "manual");
+    assert_eq!(retrying["httpStatus"], 500);
+    let time_of =
+        |field: &str| OffsetDateTime::parse(retrying[field].as_str().unwrap(), &Rfc3339).unwrap();
+    assert_eq!(time_of("nextAttemptAt"), log[1].next_attempt_at.unwrap());
+    assert_eq!(time_of("createdAt"), log[1].created_at);
     p.assert_quiet().await;
 }
 

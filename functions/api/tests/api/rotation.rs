@@ -59,6 +59,7 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period_only(store: Ar
     );
 
     // Default grace: 24 hours. An empty body is allowed.
+    let before = OffsetDateTime::now_utc();
     let reply = api
         .call(
             axum::http::Method::POST,
@@ -75,9 +76,22 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period_only(store: Ar
     );
     let endpoint = stored(store.as_ref(), &tenant, id).await;
     let now = OffsetDateTime::now_utc();
+    // The old secret expires exactly 86400 s after the rotation, which
+    // happened between `before` and `now`.
+    let expires = endpoint.secrets[1]
+        .expires_at
+        .expect("the rotated-out secret has an end");
+    assert_eq!(endpoint.secrets[1].secret.expose(), old);
+    assert!(
+        expires >= before + Duration::seconds(86400) && expires <= now + Duration::seconds(86400),
+        "the old secret expires at {expires}, rotated between {before} and {now}"
+    );
+    assert_eq!(endpoint.secrets[0].expires_at, None);
     assert_eq!(signing(&endpoint, now), [new.as_str(), old.as_str()]);
     assert!(receiver_accepts(&endpoint, &new, now));
     assert!(receiver_accepts(&endpoint, &old, now));
+    let before_end = before + Duration::hours(24) - Duration::seconds(5);
+    assert!(receiver_accepts(&endpoint, &old, before_end));
     let after_grace = now + Duration::hours(24) + Duration::seconds(5);
     assert_eq!(signing(&endpoint, after_grace), [new.as_str()]);
     assert!(receiver_accepts(&endpoint, &new, after_grace));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use courier::signing::{DEFAULT_TOLERANCE_SECS, Secret, verify};
-use courier_e2e::Stack;
+use courier_e2e::{Batch, Stack};
 use courier_testkit::RecordedRequest;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -15,9 +15,9 @@ use time::OffsetDateTime;
 /// bring it back in time.
 pub const RETRY_WITHIN: Duration = Duration::from_secs(12);
 
-/// A tenant of its own for one test.
+/// A tenant of its own for one test, as the API's paths spell it.
 pub fn tenant() -> String {
-    format!("t_{}", OffsetDateTime::now_utc().unix_timestamp_nanos())
+    courier_testkit::unique_tenant().to_string()
 }
 
 /// `method path` on `function`'s URL, with the admin token and `body` as
@@ -72,6 +72,33 @@ pub async fn create_endpoint(stack: &Stack, tenant: &str, url: &str) -> (String,
     (id, secret)
 }
 
+/// Panics unless `delivery` handled `batch` without error, reported no batch
+/// item failure and so had every record deleted; returns the `messageId`s
+/// (ours, `msg_`) of the deliveries it acknowledged. `failures()` alone is
+/// also empty when the invocation itself failed.
+pub fn assert_all_acknowledged(batch: &Batch) -> Vec<String> {
+    assert_eq!(
+        batch.response,
+        Ok(json!({"batchItemFailures": []})),
+        "the invocation must succeed and report no failure"
+    );
+    let sqs_ids: Vec<&str> = batch
+        .records
+        .iter()
+        .map(|r| r.message_id.as_str())
+        .collect();
+    assert!(!sqs_ids.is_empty());
+    assert_eq!(batch.deleted, sqs_ids, "every record is acknowledged");
+    batch
+        .records
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).expect("a JSON queue body");
+            body["messageId"].as_str().expect("a messageId").to_owned()
+        })
+        .collect()
+}
+
 /// Panics unless the request's Standard Webhooks signature verifies.
 pub fn assert_signed(request: &RecordedRequest, secret: &str) {
     let secret = Secret::parse(secret).unwrap();
@@ -93,6 +120,33 @@ pub async fn delivery_log(stack: &Stack, tenant: &str, endpoint: &str) -> Vec<Va
     let path = format!("/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries");
     let page = call(stack, Method::GET, "api", &path, None, 200).await;
     page["data"].as_array().cloned().unwrap_or_default()
+}
+
+/// How far a log entry's `nextAttemptAt` may be from its `createdAt` plus
+/// the schedule's delay: both come from the same instant of the attempt, so
+/// only a different reading of the clock may separate them, never a whole
+/// second of schedule.
+pub const DUE_TOLERANCE: Duration = Duration::from_millis(250);
+
+/// A log entry's RFC 3339 time `field`.
+pub fn time_of(entry: &Value, field: &str) -> OffsetDateTime {
+    let text = entry[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {entry}"));
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{field} of {entry}: {e}"))
+}
+
+/// Panics unless the failed attempt `entry` is due again `delay` after it
+/// was made (within [`DUE_TOLERANCE`]).
+pub fn assert_due_after(entry: &Value, delay: Duration) {
+    let due = time_of(entry, "nextAttemptAt") - time_of(entry, "createdAt");
+    let off = (due - delay).abs();
+    assert!(
+        off <= DUE_TOLERANCE,
+        "attempt {} is due {due} after it was made, expected {delay:?}: {entry}",
+        entry["attempt"]
+    );
 }
 
 /// `(attempt, trigger, status, httpStatus)` of each log entry.

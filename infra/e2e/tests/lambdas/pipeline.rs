@@ -22,18 +22,25 @@ async fn resends_and_test_events_reach_the_receiver_through_the_queue() {
 
     let event = json!({"id": "evt_resend_me", "type": "booking.created", "data": {"n": 1}});
     publish(&stack, &tenant, event).await;
-    assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
+    let published = assert_all_acknowledged(&mapping.next_batch(RETRY_WITHIN).await);
+    assert_eq!(published.len(), 1);
     let delivered = delivery_log(&stack, &tenant, &endpoint).await;
 
     let resend = format!(
         "{base}/deliveries/{}/resend",
         delivered[0]["id"].as_str().unwrap()
     );
-    call(&stack, Method::POST, "api", &resend, None, 202).await;
-    assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
+    let resent = call(&stack, Method::POST, "api", &resend, None, 202).await;
+    assert_eq!(resent["eventId"], "evt_resend_me");
+    assert_eq!(
+        assert_all_acknowledged(&mapping.next_batch(RETRY_WITHIN).await),
+        [resent["messageId"].as_str().unwrap()],
+        "the resend is a delivery of its own"
+    );
+    assert_ne!(resent["messageId"], published[0].as_str());
 
     let test = json!({"eventType": "booking.created"});
-    call(
+    let tested = call(
         &stack,
         Method::POST,
         "api",
@@ -42,10 +49,16 @@ async fn resends_and_test_events_reach_the_receiver_through_the_queue() {
         202,
     )
     .await;
-    assert!(mapping.next_batch(RETRY_WITHIN).await.failures().is_empty());
+    assert_eq!(
+        assert_all_acknowledged(&mapping.next_batch(RETRY_WITHIN).await),
+        [tested["messageId"].as_str().unwrap()]
+    );
 
     let requests = receiver.wait_for(3, Duration::from_secs(1)).await;
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].header("webhook-id"), Some("evt_resend_me"));
     assert_eq!(requests[1].header("webhook-id"), Some("evt_resend_me"));
+    assert_eq!(requests[2].header("webhook-id"), tested["eventId"].as_str());
     assert_eq!(
         requests[0].body, requests[1].body,
         "a resend sends the same event"

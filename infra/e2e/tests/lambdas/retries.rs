@@ -71,7 +71,14 @@ async fn a_failed_attempt_comes_back_after_the_retry_delay_and_succeeds() {
             (1, "event".into(), "failed".into(), json!(503)),
         ]
     );
-    assert!(log[1]["nextAttemptAt"].is_string() && log[0]["nextAttemptAt"].is_null());
+    // RETRY_SCHEDULE=1,2: attempt 1 is due again 1 s after it was made, and
+    // attempt 2 was made no earlier than that.
+    assert_due_after(&log[1], Duration::from_secs(1));
+    assert!(time_of(&log[0], "createdAt") >= time_of(&log[1], "nextAttemptAt"));
+    assert!(
+        log[0]["nextAttemptAt"].is_null(),
+        "a success has no next attempt"
+    );
     let path = format!(
         "/v1/tenants/{tenant}/endpoints/{endpoint}/deliveries/{}",
         log[1]["id"].as_str().unwrap()
@@ -147,6 +154,9 @@ async fn an_endpoint_that_always_fails_gets_three_attempts_then_the_message_is_d
             (1, "event".into(), "failed".into(), json!(500)),
         ]
     );
+    // RETRY_SCHEDULE=1,2, one delay per failed attempt, none after the last.
+    assert_due_after(&log[2], Duration::from_secs(1));
+    assert_due_after(&log[1], Duration::from_secs(2));
     assert!(
         log[0]["nextAttemptAt"].is_null(),
         "no attempt follows the last"
@@ -154,4 +164,68 @@ async fn an_endpoint_that_always_fails_gets_three_attempts_then_the_message_is_d
     let path = format!("/v1/tenants/{tenant}/endpoints/{endpoint}");
     let read = call(&stack, Method::GET, "api", &path, None, 200).await;
     assert_eq!(read["consecutiveFailures"], 3);
+}
+
+/// Lambda receives a message without handing it over when it is throttled,
+/// or when a batch times out before the attempt: the receive count grows
+/// with no attempt made. The attempt number (header and log) and the
+/// schedule follow the attempts made, not the receive count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inflated_receive_count_neither_skips_attempts_nor_retries() {
+    let stack = Stack::start().await;
+    let receiver = Receiver::start().await;
+    receiver.respond_with(vec![Reply::status(503)]);
+    let tenant = tenant();
+    create_event_type(&stack, "booking.created").await;
+    let (endpoint, _) = create_endpoint(&stack, &tenant, &receiver.url()).await;
+    let event = json!({"type": "booking.created", "data": {"bookingId": "bk_7"}});
+    publish(&stack, &tenant, event).await;
+
+    // Two receives that never reach the function (visible again at once).
+    for _ in 0..2 {
+        let received = stack
+            .sqs
+            .receive_message()
+            .queue_url(&stack.queues.queue_url)
+            .visibility_timeout(0)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .expect("ReceiveMessage on moto");
+        assert_eq!(received.messages().len(), 1);
+    }
+
+    let mapping = stack.mapping().await;
+    let first = mapping.next_batch(RETRY_WITHIN).await;
+    assert_eq!(first.records[0].receive_count, 3);
+    let message_id = first.records[0].message_id.clone();
+    assert_eq!(
+        first.failures(),
+        std::slice::from_ref(&message_id),
+        "attempt 1 of 3 failed: it is retried, whatever the receive count; answer: {:?}",
+        first.response
+    );
+    let second = mapping.next_batch(RETRY_WITHIN).await;
+    assert_eq!(second.records[0].receive_count, 4);
+    assert_eq!(second.deleted, [message_id]);
+
+    let requests = receiver.wait_for(2, Duration::from_secs(1)).await;
+    let headers: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("webhook-attempt"))
+        .collect();
+    assert_eq!(headers, [Some("1"), Some("2")]);
+    let log = delivery_log(&stack, &tenant, &endpoint).await;
+    assert_eq!(
+        summary(&log),
+        [
+            (2, "retry".into(), "succeeded".into(), json!(200)),
+            (1, "event".into(), "failed".into(), json!(503)),
+        ]
+    );
+    assert_due_after(&log[1], Duration::from_secs(1));
+    let lines = attempt_log_lines(&stack);
+    let logged: Vec<_> = lines.iter().map(|l| l["attempt"].clone()).collect();
+    assert_eq!(logged, [json!(1), json!(2)]);
+    assert_eq!(mapping.messages_left().await, 0);
 }
