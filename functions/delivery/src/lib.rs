@@ -251,7 +251,8 @@ impl Deliverer {
             }
         };
         let attempt = previous + 1;
-        let expires_at = OffsetDateTime::now_utc() + self.settings.retention;
+        // The progress record outlives the rest of the schedule.
+        let progress_expires_at = OffsetDateTime::now_utc() + self.settings.progress_retention();
         let endpoint_key = Some((message.tenant_id.clone(), message.endpoint_id));
 
         if let Err(reason) = policy::check_send(endpoint, message.trigger) {
@@ -262,7 +263,7 @@ impl Deliverer {
             };
             return match self
                 .store
-                .advance_progress(message.message_id, previous, done, expires_at)
+                .advance_progress(message.message_id, previous, done, progress_expires_at)
                 .await
             {
                 Ok(true) => {
@@ -302,7 +303,7 @@ impl Deliverer {
         };
         match self
             .store
-            .advance_progress(message.message_id, previous, progress, expires_at)
+            .advance_progress(message.message_id, previous, progress, progress_expires_at)
             .await
         {
             Ok(true) => {}

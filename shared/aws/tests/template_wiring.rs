@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use courier::attempt::AttemptStatus;
-use courier::config::{MAX_PAYLOAD_LIMIT, Settings};
+use courier::config::Settings;
 use courier::metrics;
 use courier_aws::schema::{
     ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE, logical_ids,
@@ -180,10 +180,10 @@ fn parameter_defaults_are_the_code_defaults() {
         d.simple_signature_header.to_string()
     );
     assert_eq!(
-        t["Parameters"]["MaxPayloadBytes"]["MaxValue"].as_u64(),
-        Some(MAX_PAYLOAD_LIMIT),
-        "the largest payload the code accepts"
+        default_of("ALLOW_PRIVATE_TARGETS"),
+        d.allow_private_targets.to_string()
     );
+    // The parameters' ranges are the code's: template_parameters.rs.
     let admin = &t["Parameters"]["AdminTokenSha256"];
     assert_eq!(
         admin["NoEcho"].as_bool(),
@@ -205,8 +205,9 @@ fn the_queue_outlasts_the_delivery_function() {
         visibility >= 6 * timeout,
         "visibility timeout {visibility} s < 6 x the delivery function's {timeout} s"
     );
-    let max_attempt_ms = t["Parameters"]["DeliveryTimeoutMs"]["MaxValue"]
-        .as_u64()
+    let (_, _, max_attempt_ms) = courier::config::NUMERIC_LIMITS
+        .into_iter()
+        .find(|(var, _, _)| *var == "DELIVERY_TIMEOUT_MS")
         .unwrap();
     assert!(
         max_attempt_ms < timeout * 1000,

@@ -74,7 +74,13 @@ impl FromStr for RetrySchedule {
     /// Parses comma-separated seconds, e.g. `60,600`; empty means no retries.
     fn from_str(s: &str) -> Result<Self, String> {
         let mut delays = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if s.trim().is_empty() {
+            return Ok(Self(delays));
+        }
+        for part in s.split(',').map(str::trim) {
+            if part.is_empty() {
+                return Err("an empty delay between commas".into());
+            }
             let secs: u64 = part
                 .parse()
                 .map_err(|_| format!("'{part}' is not a whole number of seconds"))?;
@@ -208,6 +214,8 @@ mod tests {
         assert!("43201".parse::<RetrySchedule>().is_err());
         assert_eq!("".parse::<RetrySchedule>().unwrap().max_attempts(), 1);
         assert_eq!(" 1, 2 ".parse::<RetrySchedule>().unwrap().delays().len(), 2);
+        assert!("60,,600".parse::<RetrySchedule>().is_err());
+        assert!("60,".parse::<RetrySchedule>().is_err());
     }
 
     #[test]
