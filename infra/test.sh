@@ -12,9 +12,12 @@
 # start DynamoDB Local + moto SQS on free loopback ports -> cargo test
 # --workspace (log: target/courier-test/cargo-test.log) -> per-backend test
 # counts (each binary's embedded and AWS tests against EXPECTED_BACKEND_TESTS
-# below) -> sam validate --lint.
+# below) -> sam validate --lint -> the README's deploy sequence up to `sam
+# build` (infra/deploy.sh --build-only: three arm64 functions).
 #
 # Env: COURIER_TEST_SKIP_LINT=1 skips fmt and clippy (quick local runs).
+#      COURIER_TEST_SKIP_SAM_BUILD=1 skips the sam build (quick local runs;
+#                              refused when CI is set).
 #      COURIER_CACHE=DIR       where the tools are installed.
 #      COURIER_EMU_TIMEOUT=S   how long an emulator may take to answer (60).
 #      COURIER_KEEP_EMU_LOGS=1 keep the emulator logs' temp dir (always kept
@@ -27,11 +30,12 @@ set -euo pipefail
 # backend's list, changes a count and fails the run. Update this table when
 # you add or remove a scenario.
 EXPECTED_BACKEND_TESTS="
-api 0 0
-conformance_aws 0 0
-conformance_embedded 0 0
-delivery 0 0
-intake 0 0
+api 37 37
+conformance_aws 0 37
+conformance_embedded 37 0
+delivery 13 13
+intake 5 5
+message_formats 1 1
 "
 
 # A developer's UPDATE_OPENAPI must not rewrite the checked-in document
@@ -141,6 +145,17 @@ check_backend_counts() {
     fi
 }
 
+# Runs the first command of README.md's "## Deploy" section, which must be
+# the build-only deploy, so the documented path is the tested one.
+readme_deploy_build() {
+    local first
+    first="$(awk '/^## Deploy$/ {d = 1} d && /^```sh$/ {getline; print; exit}' README.md | sed 's/ *#.*$//')"
+    [[ "$first" == "infra/deploy.sh --build-only" ]] ||
+        { log "README.md's Deploy section must start with 'infra/deploy.sh --build-only' (found: '$first')"; return 1; }
+    # shellcheck disable=SC2086 # the command and its flag, as the README writes them
+    bash $first
+}
+
 sam_validate() {
     [[ -f template.yaml ]] || { log "template.yaml not found at the repo root"; return 1; }
     AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
@@ -164,4 +179,10 @@ step "cargo test" run_cargo_test
 stop_emulators
 step "tests per backend" check_backend_counts
 step "sam validate" sam_validate
+if [[ "${COURIER_TEST_SKIP_SAM_BUILD:-0}" == 1 && -z "${CI:-}" ]]; then
+    log "COURIER_TEST_SKIP_SAM_BUILD=1: skipping the sam build"
+    DONE+=("sam build skipped")
+else
+    step "sam build (README deploy)" readme_deploy_build
+fi
 STEP=""
