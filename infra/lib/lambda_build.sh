@@ -46,11 +46,9 @@ print("aarch64" if ok and struct.unpack("<H", head[18:20])[0] == 183 else "other
 PY
 }
 
-# Puts cargo-lambda and zig on PATH (cargo-lambda finds zig through the
-# venv's python: `python3 -m ziglang`).
+# Puts cargo-lambda and zig first on PATH: cargo-lambda finds zig through
+# `python3 -m ziglang`, so the venv's python3 must win over the system's even
+# when the venv is already on PATH behind it (as the test environment has it).
 use_build_tools() {
-    case ":$PATH:" in
-    *":$CACHE/venv/bin:"*) ;;
-    *) export PATH="$CACHE/venv/bin:$PATH" ;;
-    esac
+    export PATH="$CACHE/venv/bin:$PATH"
 }
