@@ -53,6 +53,7 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(USER_AGENT)
+            .use_preconfigured_tls(tls_config())
             .pool_idle_timeout(Duration::from_secs(30));
         let guard = !settings.allow_private_targets;
         if guard {
@@ -234,3 +235,23 @@ fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {
         })
         .collect()
 }
+/// The TLS configuration of deliveries: rustls on ring and the system's
+/// root certificates, as the SDK's client in `courier_aws` uses, so the
+/// binary carries one TLS stack and one root store.
+fn tls_config() -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable certificates are skipped, as the SDK's client does.
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::error!("no root certificates found: every https delivery will fail");
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+}
+

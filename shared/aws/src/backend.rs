@@ -1,10 +1,24 @@
 //! Wiring: the SDK configuration, read once, and the adapters built from it.
+//!
+//! On Lambda the configuration is the function's environment and nothing
+//! else: region, the role's credentials (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, which Lambda sets for the
+//! life of the sandbox) and, for tests, endpoint overrides. So the SDK's
+//! credential chain (profiles, SSO, STS web identity, processes, instance
+//! metadata) is not linked in at all, and no start-up time is spent on it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use aws_types::sdk_config::TimeoutConfig;
 
-use crate::counter::CallCounter;
 use crate::dynamo::DynamoStore;
 use crate::schema::{ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE};
 use crate::sqs::SqsQueue;
@@ -15,6 +29,65 @@ pub enum BackendError {
     /// A required environment variable is unset or empty.
     #[error("environment variable {0} is not set (the SAM template passes it to the functions)")]
     MissingVariable(&'static str),
+    /// Neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
+    #[error("environment variable AWS_REGION is not set (Lambda sets it)")]
+    MissingRegion,
+    /// The role's credentials are not in the environment.
+    #[error("environment variable {0} is not set (Lambda sets the role's credentials)")]
+    MissingCredentials(&'static str),
+}
+
+/// How long one DynamoDB or SQS request may take before it is abandoned
+/// and retried: a hung call must not hold a batch until the Lambda times
+/// out (the SDK retries up to 3 attempts within the operation timeout).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one DynamoDB or SQS operation may take, retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting to the service endpoint.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The SDK configuration of a function, from its environment (read through
+/// `lookup`; tests pass a map): region, credentials and the timeouts above.
+pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, BackendError> {
+    let get = |var: &str| {
+        lookup(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let region = get("AWS_REGION")
+        .or_else(|| get("AWS_DEFAULT_REGION"))
+        .ok_or(BackendError::MissingRegion)?;
+    let key = |var: &'static str| get(var).ok_or(BackendError::MissingCredentials(var));
+    let credentials = Credentials::new(
+        key("AWS_ACCESS_KEY_ID")?,
+        key("AWS_SECRET_ACCESS_KEY")?,
+        get("AWS_SESSION_TOKEN"),
+        None,
+        "lambda-environment",
+    );
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .sleep_impl(TokioSleep::new())
+        // rustls on ring with the system's root certificates: the same TLS
+        // stack as deliveries, so the binary links one.
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
+    if let Some(url) = get("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(url);
+    }
+    Ok(sdk.build())
 }
 
 /// Names of the tables and the queue URL.
@@ -60,15 +133,30 @@ pub struct AwsBackend {
 }
 
 impl AwsBackend {
-    /// Reads the resource names and the SDK configuration (region,
-    /// credentials, and endpoint overrides such as `AWS_ENDPOINT_URL_DYNAMODB`
-    /// and `AWS_ENDPOINT_URL_SQS`, which the SDK applies itself) from the
-    /// environment. Call once, at start-up.
+    /// Reads the resource names and the SDK configuration (see
+    /// [`sdk_config_from`]; endpoint overrides `AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS` for emulators)
+    /// from the environment. Call once, at start-up.
     pub async fn from_env() -> Result<Self, BackendError> {
-        let names = ResourceNames::from_env()?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        let (dynamodb, sqs) = sdk_clients(&sdk, None);
-        Ok(Self::from_clients(dynamodb, sqs, &names))
+        let lookup = |name: &str| std::env::var(name).ok();
+        let names = ResourceNames::from_lookup(lookup)?;
+        let sdk = sdk_config_from(lookup)?;
+        let (mut dynamodb, mut sqs) = (
+            aws_sdk_dynamodb::config::Builder::from(&sdk),
+            aws_sdk_sqs::config::Builder::from(&sdk),
+        );
+        let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
+        if let Some(url) = get("AWS_ENDPOINT_URL_DYNAMODB") {
+            dynamodb = dynamodb.endpoint_url(url);
+        }
+        if let Some(url) = get("AWS_ENDPOINT_URL_SQS") {
+            sqs = sqs.endpoint_url(url);
+        }
+        Ok(Self::from_clients(
+            aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            aws_sdk_sqs::Client::from_conf(sqs.build()),
+            &names,
+        ))
     }
 
     /// A backend on given clients (tests point them at emulators).
@@ -86,24 +174,6 @@ impl AwsBackend {
             queue: Arc::new(SqsQueue::new(sqs, &names.delivery_queue_url)),
         }
     }
-}
-
-/// DynamoDB and SQS clients from one SDK configuration, optionally counting
-/// their calls into `counter`.
-pub fn sdk_clients(
-    sdk: &SdkConfig,
-    counter: Option<&Arc<CallCounter>>,
-) -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
-    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
-    let mut sqs = aws_sdk_sqs::config::Builder::from(sdk);
-    if let Some(counter) = counter {
-        dynamodb = dynamodb.interceptor(counter.interceptor());
-        sqs = sqs.interceptor(counter.interceptor());
-    }
-    (
-        aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-        aws_sdk_sqs::Client::from_conf(sqs.build()),
-    )
 }
 
 #[cfg(test)]
@@ -130,5 +200,54 @@ mod tests {
         assert_eq!(names.endpoints_table, "v-ENDPOINTS_TABLE");
         assert_eq!(names.deliveries_table, "v-DELIVERIES_TABLE");
         assert_eq!(names.delivery_queue_url, "v-DELIVERY_QUEUE_URL");
+    }
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_sdk_configuration_is_the_environment_and_the_timeouts() {
+        let sdk = sdk_config_from(lookup(&[
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ]))
+        .unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-central-1"));
+        let timeouts = sdk.timeout_config().unwrap();
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert!(
+            sdk.sleep_impl().is_some(),
+            "timeouts need a sleep implementation"
+        );
+        assert!(
+            sdk.http_client().is_some(),
+            "no default client is linked in"
+        );
+        assert!(sdk.credentials_provider().is_some());
+    }
+
+    #[test]
+    fn a_missing_region_or_credential_is_named() {
+        assert_eq!(
+            sdk_config_from(lookup(&[("AWS_ACCESS_KEY_ID", "a")])).unwrap_err(),
+            BackendError::MissingRegion
+        );
+        assert_eq!(
+            sdk_config_from(lookup(&[
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "a")
+            ]))
+            .unwrap_err(),
+            BackendError::MissingCredentials("AWS_SECRET_ACCESS_KEY")
+        );
     }
 }

@@ -13,7 +13,7 @@ pub mod logging;
 pub mod schema;
 mod sqs;
 
-pub use backend::{AwsBackend, BackendError, ResourceNames, sdk_clients};
+pub use backend::{AwsBackend, BackendError, ResourceNames, sdk_config_from};
 pub use counter::{CallCounter, CountCalls};
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
