@@ -210,7 +210,7 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
     table.print();
     println!(
         "  CPU/delivery: process CPU time (user+system, 10 ms ticks) per delivery, the in-process \
-         receiver included on both paths. Latency: per request (bare), per batch of {BATCH} (courier)."
+         receiver included on every path. Latency: per request (bare), per batch of {BATCH} (fair, courier)."
     );
     let json = json!({
         "description": "Deliverer::handle_batch (sign, POST, record) on EmbeddedStore/EmbeddedQueue vs the fair baseline (courier_delivery::Sender: same envelope, signatures and headers, batches of 10) and a bare reqwest POST loop; same loopback receiver, same process, same requests in flight",
