@@ -69,6 +69,15 @@ struct Round {
 }
 
 impl Round {
+    /// Counts one delivery that took `latency`.
+    fn count(&mut self, latency: Duration, ok: bool) {
+        self.latencies.push(latency);
+        if ok {
+            self.ok += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -316,12 +325,7 @@ async fn baseline_round(
                         }
                         Err(_) => false,
                     };
-                    round.latencies.push(sent.elapsed());
-                    if ok {
-                        round.ok += 1;
-                    } else {
-                        round.failed += 1;
-                    }
+                    round.count(sent.elapsed(), ok);
                 }
                 round
             })
@@ -341,21 +345,7 @@ async fn fair_round(
     n: usize,
     settings: &Settings,
 ) -> BenchResult<Round> {
-    let all: EventTypeFilter = "*"
-        .parse()
-        .map_err(|e: courier::event_type::EventTypeError| e.0)?;
-    let endpoints: Arc<Vec<Endpoint>> = Arc::new(
-        (0..ENDPOINTS)
-            .map(|_| {
-                Endpoint::new(
-                    tenant.clone(),
-                    url.to_owned(),
-                    vec![all.clone()],
-                    OffsetDateTime::now_utc(),
-                )
-            })
-            .collect(),
-    );
+    let endpoints = Arc::new(endpoints(tenant, url)?);
     let events: Arc<Vec<Event>> = Arc::new(
         (0..n)
             .map(|i| payload::event(tenant, i))
@@ -388,12 +378,10 @@ async fn fair_round(
                     .await;
                     let took = handled.elapsed();
                     for report in reports {
-                        round.latencies.push(took);
-                        if report.result == courier::policy::AttemptResult::Delivered {
-                            round.ok += 1;
-                        } else {
-                            round.failed += 1;
-                        }
+                        round.count(
+                            took,
+                            report.result == courier::policy::AttemptResult::Delivered,
+                        );
                     }
                 }
                 round
@@ -418,24 +406,15 @@ async fn delivery_round(
         visibility_timeout: Duration::from_secs(600),
         ..QueueSettings::default()
     }));
-    let all: EventTypeFilter = "*"
-        .parse()
-        .map_err(|e: courier::event_type::EventTypeError| e.0)?;
-    let mut endpoints = Vec::new();
-    for _ in 0..ENDPOINTS {
-        let endpoint = Endpoint::new(
-            tenant.clone(),
-            url.to_owned(),
-            vec![all.clone()],
-            OffsetDateTime::now_utc(),
-        );
+    let mut ids = Vec::new();
+    for endpoint in endpoints(tenant, url)? {
         store.create_endpoint(&endpoint).await?;
-        endpoints.push(endpoint.id);
+        ids.push(endpoint.id);
     }
     let messages: Vec<DeliveryMessage> = (0..n)
         .map(|i| {
             Ok(DeliveryMessage::new(
-                endpoints[i % ENDPOINTS],
+                ids[i % ENDPOINTS],
                 Trigger::Event,
                 payload::event(tenant, i)?,
             ))
@@ -464,14 +443,12 @@ async fn delivery_round(
                     let failed = deliverer.handle_batch(batch).await;
                     let took = handled.elapsed();
                     for (id, receipt) in receipts {
-                        round.latencies.push(took);
-                        if failed.contains(&id) {
-                            round.failed += 1;
-                        } else {
+                        let ok = !failed.contains(&id);
+                        if ok {
                             // As the event source mapping does on success.
                             let _ = queue.delete(&receipt);
-                            round.ok += 1;
                         }
+                        round.count(took, ok);
                     }
                 }
                 round
@@ -479,6 +456,23 @@ async fn delivery_round(
         })
         .collect();
     finish(loops, started, cpu0).await
+}
+
+/// The endpoints the messages are spread over, all at `url`.
+fn endpoints(tenant: &TenantId, url: &str) -> BenchResult<Vec<Endpoint>> {
+    let all: EventTypeFilter = "*"
+        .parse()
+        .map_err(|e: courier::event_type::EventTypeError| e.0)?;
+    Ok((0..ENDPOINTS)
+        .map(|_| {
+            Endpoint::new(
+                tenant.clone(),
+                url.to_owned(),
+                vec![all.clone()],
+                OffsetDateTime::now_utc(),
+            )
+        })
+        .collect())
 }
 
 async fn finish(
