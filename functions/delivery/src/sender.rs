@@ -254,4 +254,3 @@ fn tls_config() -> rustls::ClientConfig {
     .with_root_certificates(roots)
     .with_no_client_auth()
 }
-
