@@ -62,6 +62,17 @@ pub async fn create_endpoint(
 ) -> Result<impl IntoResponse, ApiError> {
     let url = check_url(&body.url, &state)?;
     let event_types = check_event_types(state.store.as_ref(), &body.event_types).await?;
+    // Counted, then created: two creates racing at the limit may both pass,
+    // which is harmless, since fan-out cost per endpoint is bounded anyway.
+    let max = state.settings.max_endpoints_per_tenant;
+    if state.store.endpoint_count(&tenant).await? >= max {
+        return Err(ApiError::validation(
+            "tenantId",
+            format!(
+                "tenant '{tenant}' already has {max} endpoints, the most this deployment allows (MAX_ENDPOINTS_PER_TENANT); delete one first"
+            ),
+        ));
+    }
     let mut endpoint = Endpoint::new(tenant, url, event_types, OffsetDateTime::now_utc());
     if let Some(description) = body.description {
         endpoint.description = check_description(description)?;

@@ -5,23 +5,22 @@
 //!
 //! Every route needs the admin bearer token; errors are RFC 9457 problems
 //! ([`problem`]); request bodies are JSON of at most 256 KiB with unknown
-//! fields refused ([`json`]).
+//! fields refused ([`json`]). That HTTP edge lives in `courier-http`, shared
+//! with the intake function, and is re-exported here under the same names.
 
 #![warn(missing_docs)]
 
-pub mod auth;
 pub mod deliveries;
 pub mod endpoints;
 pub mod event_types;
-pub mod json;
 pub mod model;
 pub mod openapi;
-pub mod params;
-pub mod problem;
 pub mod resend;
 pub mod secrets;
 pub mod stats;
 pub mod test_events;
+
+pub use courier_http::{auth, finish, json, params, problem};
 
 use std::sync::Arc;
 
@@ -64,19 +63,4 @@ pub fn routes(state: ApiState) -> Router {
         .merge(test_events::routes())
         .merge(stats::routes())
         .with_state(state)
-}
-
-/// Adds what every route of the API shares: problem answers for unknown
-/// paths (404) and unsupported methods (405), the 256 KiB body limit (a
-/// route may set its own with [`json::body_limit`]) and the admin token check,
-/// which runs first so nothing about the API is revealed without it.
-pub fn finish(routes: Router, auth: AdminAuth) -> Router {
-    routes
-        .method_not_allowed_fallback(problem::method_not_allowed)
-        .fallback(problem::not_found)
-        .layer(json::body_limit(json::API_BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            auth,
-            auth::require_admin,
-        ))
 }

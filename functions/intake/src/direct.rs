@@ -1,6 +1,8 @@
 //! The direct-`Invoke` door, for producers that use the AWS SDK: one event
 //! `{"tenantId","id"?,"type","data"}` or a list of them.
 
+use std::time::Instant;
+
 use courier::ids::TenantId;
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,12 +26,17 @@ pub struct DirectEvent {
     pub data: Box<RawValue>,
 }
 
-/// Publishes a direct invocation's events in order. Every event is
-/// validated before any is stored, so a list with a bad event changes
-/// nothing. If a fan-out fails part-way the invocation fails, naming every
-/// event's id (generated ones included) so the invoker can retry the list
-/// with those ids: events already accepted are then duplicates, not resent.
-pub async fn handle_direct(intake: &Intake, payload: &str) -> Result<Value, PublishError> {
+/// Publishes a direct invocation's events in order, fanning out until
+/// `deadline`. Every event is validated before any is stored, so a list
+/// with a bad event changes nothing. If a fan-out fails part-way the
+/// invocation fails, naming every event's id (generated ones included) so
+/// the invoker can retry the list with those ids: events already accepted
+/// are then duplicates, not resent.
+pub async fn handle_direct(
+    intake: &Intake,
+    payload: &str,
+    deadline: Instant,
+) -> Result<Value, PublishError> {
     let invalid = |detail: String| PublishError::Invalid {
         field: "payload",
         detail,
@@ -48,12 +55,14 @@ pub async fn handle_direct(intake: &Intake, payload: &str) -> Result<Value, Publ
     };
     let mut prepared = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
-        let at = |e: PublishError| match e {
+        // A refusal names the event by its place in the list: nothing of
+        // the list is stored, so a generated id would mean nothing.
+        let at = |e: PublishError| match e.root() {
             PublishError::Invalid { field, detail } => PublishError::Invalid {
                 field,
                 detail: format!("event {index}: {detail}"),
             },
-            other => other,
+            _ => e,
         };
         let tenant: TenantId = event
             .tenant_id
@@ -74,12 +83,12 @@ pub async fn handle_direct(intake: &Intake, payload: &str) -> Result<Value, Publ
     let ids: Vec<String> = prepared.iter().map(|e| e.id.to_string()).collect();
     let mut results: Vec<Published> = Vec::with_capacity(prepared.len());
     for event in prepared {
-        match intake.accept(event).await {
+        match intake.accept(event, deadline).await {
             Ok(published) => results.push(published),
-            Err(PublishError::FanOutIncomplete { event_id, source }) => {
-                return Err(PublishError::FanOutIncomplete {
+            Err(PublishError::ForEvent { event_id, error }) => {
+                return Err(PublishError::ForEvent {
                     event_id: format!("{event_id} (retry the list with ids {})", ids.join(", ")),
-                    source,
+                    error,
                 });
             }
             Err(other) => return Err(other),

@@ -1,28 +1,31 @@
-//! The HTTP door: `POST /v1/tenants/{tenantId}/events`, with the admin API's
-//! auth, JSON and problem handling.
+//! The HTTP door: `POST /v1/tenants/{tenantId}/events`, with the shared
+//! HTTP edge's auth, JSON and problem handling (`courier-http`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use courier_api::auth::AdminAuth;
-use courier_api::json::{Json, body_limit};
-use courier_api::params::TenantPath;
-use courier_api::problem::ApiError;
+use axum::{Extension, Router};
+use courier_http::auth::AdminAuth;
+use courier_http::json::{Json, body_limit};
+use courier_http::params::TenantPath;
+use courier_http::problem::ApiError;
+use lambda_runtime::Context;
 
+use crate::fan_out::{FanOutStop, fan_out_deadline};
 use crate::publish::{Intake, PublishError, PublishRequest};
 
 /// Request bodies are the event without its envelope; this leaves room for
 /// formatting whitespace while the envelope size check gives the real 413.
 const BODY_LIMIT_FACTOR: usize = 2;
 
-/// The intake Lambda's complete router: [`routes`] with the admin API's
+/// The intake Lambda's complete router: [`routes`] with the shared
 /// authentication and problem fallbacks.
 pub fn router(intake: Arc<Intake>, auth: AdminAuth, max_payload_bytes: usize) -> Router {
-    courier_api::finish(routes(intake, max_payload_bytes), auth)
+    courier_http::finish(routes(intake, max_payload_bytes), auth)
 }
 
 /// The intake route alone, for a server that merges it with the admin API
@@ -40,13 +43,18 @@ pub fn routes(intake: Arc<Intake>, max_payload_bytes: usize) -> Router {
 /// `duplicate: true` when the id was already accepted.
 async fn publish(
     State(intake): State<Arc<Intake>>,
+    lambda: Option<Extension<Context>>,
     TenantPath(tenant): TenantPath,
     Json(request): Json<PublishRequest>,
 ) -> Result<Response, ApiError> {
-    let published = intake
-        .publish(&tenant, request)
+    // In Lambda the invocation's deadline bounds the fan-out too.
+    let lambda_deadline = lambda.map_or(0, |Extension(context)| context.deadline);
+    let deadline = fan_out_deadline(Instant::now(), now_ms(), lambda_deadline);
+    let event = intake
+        .prepare(&tenant, request)
         .await
         .map_err(to_api_error)?;
+    let published = intake.accept(event, deadline).await.map_err(to_api_error)?;
     let status = if published.duplicate {
         StatusCode::OK
     } else {
@@ -55,17 +63,33 @@ async fn publish(
     Ok((status, axum::Json(published)).into_response())
 }
 
-/// The one mapping of intake failures to problems.
+/// The current time in unix milliseconds, as Lambda states deadlines.
+pub(crate) fn now_ms() -> u64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(now).unwrap_or(0)
+}
+
+/// The one mapping of intake failures to problems; once the event's id is
+/// known the problem names it (`eventId`).
 pub fn to_api_error(err: PublishError) -> ApiError {
     match err {
         PublishError::Invalid { field, detail } => ApiError::validation(field, detail),
         PublishError::TooLarge { size, limit } => ApiError::EventTooLarge { size, limit },
         PublishError::Store(e) => e.into(),
-        PublishError::FanOutIncomplete { event_id, source } => {
-            tracing::error!(event_id = %event_id, error = %source, "fan-out incomplete");
-            ApiError::RetryWithSameId(format!(
-                "event '{event_id}' was stored but not every endpoint could be queued; send the same request again with \"id\": \"{event_id}\" to complete it"
-            ))
-        }
+        // Only reached without an id, which the fan-out always has.
+        PublishError::FanOutIncomplete(stop) => ApiError::Unavailable(stop.to_string()),
+        PublishError::ForEvent { event_id, error } => match *error {
+            PublishError::FanOutIncomplete(stop) => {
+                let doing = match stop {
+                    FanOutStop::Busy => "is still being queued by another request",
+                    _ => "was stored but not every endpoint could be queued yet",
+                };
+                ApiError::RetryWithSameId(format!(
+                    "event '{event_id}' {doing}; send the same request again with \"id\": \"{event_id}\" to complete it"
+                ))
+                .for_event(event_id)
+            }
+            other => to_api_error(other).for_event(event_id),
+        },
     }
 }

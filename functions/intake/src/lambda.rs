@@ -3,6 +3,8 @@
 //! `serde_json::Value`, so a direct event's `data` keeps the producer's key
 //! order and number spelling.
 
+use std::time::Instant;
+
 use axum::Router;
 use lambda_http::Adapter;
 use lambda_http::request::LambdaRequest;
@@ -13,6 +15,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::direct::handle_direct;
+use crate::fan_out::fan_out_deadline;
+use crate::http::now_ms;
 use crate::publish::{Intake, PublishError};
 
 /// Answers one invocation: the HTTP response for an API Gateway event, the
@@ -35,16 +39,19 @@ pub async fn handle_invocation(
             .await?;
         return serde_json::to_value(response).map_err(bad);
     }
-    handle_direct(intake, payload.get()).await.map_err(|e| {
-        let kind = match e {
-            PublishError::Invalid { .. } | PublishError::TooLarge { .. } => "InvalidEvent",
-            _ => "Unavailable",
-        };
-        Diagnostic {
-            error_type: kind.into(),
-            error_message: e.to_string(),
-        }
-    })
+    let deadline = fan_out_deadline(Instant::now(), now_ms(), context.deadline);
+    handle_direct(intake, payload.get(), deadline)
+        .await
+        .map_err(|e| {
+            let kind = match e.root() {
+                PublishError::Invalid { .. } | PublishError::TooLarge { .. } => "InvalidEvent",
+                _ => "Unavailable",
+            };
+            Diagnostic {
+                error_type: kind.into(),
+                error_message: e.to_string(),
+            }
+        })
 }
 
 /// Whether the payload is an API Gateway request: an object with a

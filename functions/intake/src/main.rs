@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use courier::config::Settings;
 use courier::metrics::Metrics;
-use courier_api::auth::AdminAuth;
+use courier_http::auth::AdminAuth;
 use courier_intake::{Intake, handle_invocation, router};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;

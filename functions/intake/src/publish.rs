@@ -3,24 +3,34 @@
 //!
 //! # Idempotency and at-least-once
 //! The event is stored with a conditional write before any fan-out and
-//! marked fanned-out only after every message is enqueued. A repeat of a
-//! finished event is a duplicate and is not fanned out again. A repeat of an
-//! event whose fan-out failed half-way (the producer saw a 503) fans out to
-//! every subscribed endpoint again, so no endpoint is ever missed; an
-//! endpoint enqueued by the first try then receives the event twice with the
-//! same `webhook-id`, which receivers deduplicate on.
+//! marked fanned-out only after every message is enqueued. Storing it also
+//! leases its fan-out to this request (`FAN_OUT_LEASE`), so a concurrent
+//! publish of the same id does not fan out a second time: it waits for the
+//! first to finish and answers `duplicate: true`, or takes over once the
+//! lease is released or has run out. A fan-out that stops early (queue
+//! failure, deadline) records where it stopped and answers 503 naming the
+//! event id; the producer's retry with that id continues from there. One
+//! that dies without a word (out of memory, killed) is taken over from the
+//! start once its lease runs out, and its deliveries, having deterministic
+//! ids ([`crate::fan_out`]), are the same deliveries again, not new chains.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use courier::config::Settings;
 use courier::event::{Event, to_millis};
 use courier::event_type::EventTypeName;
-use courier::ids::{EventId, TenantId};
-use courier::message::{DeliveryMessage, Trigger};
-use courier::ports::{DeliveryQueue, QueueError, Store, StoreError, StoredEvent};
+use courier::ids::{EndpointId, EventId, TenantId};
+use courier::ports::{DeliveryQueue, FanOutClaim, Store, StoreError, StoredEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
+
+use crate::catalogue::Catalogue;
+use crate::fan_out::{FAN_OUT_BUDGET, FanOutEnd, FanOutStop, fan_out};
+
+/// How often a publish waiting on another request's fan-out looks again.
+const HELD_POLL: Duration = Duration::from_millis(250);
 
 /// An event as a producer sends it.
 #[derive(Debug, Deserialize)]
@@ -42,7 +52,8 @@ pub struct PublishRequest {
 pub struct Published {
     /// The event id (`webhook-id` at the receivers).
     pub id: String,
-    /// Endpoints the event was fanned out to (0 for a duplicate).
+    /// Endpoints this request enqueued the event for (0 for a duplicate; a
+    /// resumed fan-out counts only those after its resume point).
     pub endpoints: usize,
     /// True when this id was already accepted and fanned out.
     pub duplicate: bool,
@@ -70,22 +81,48 @@ pub enum PublishError {
     /// Storage failed; nothing was acknowledged.
     #[error("storage unavailable")]
     Store(#[from] StoreError),
-    /// Some deliveries could not be enqueued; retry with the same event id.
+    /// The event is stored but not yet enqueued for every endpoint; a retry
+    /// with the same id completes it.
     #[error(
-        "event {event_id} was stored but not every endpoint could be queued ({source}); retry with the same id"
+        "the event was stored but not every endpoint could be queued ({0}); retry with the same id"
     )]
-    FanOutIncomplete {
-        /// The event's id, generated or given: the retry must reuse it.
+    FanOutIncomplete(FanOutStop),
+    /// Any of the above, once the event's id is known.
+    #[error("event {event_id}: {error}")]
+    ForEvent {
+        /// The event's id, given or generated (the retry must reuse it).
         event_id: String,
-        /// What the queue said.
-        source: QueueError,
+        /// What went wrong.
+        error: Box<PublishError>,
     },
+}
+
+impl PublishError {
+    /// This error about the event `event_id`.
+    fn for_event(self, event_id: &EventId) -> Self {
+        match self {
+            already @ Self::ForEvent { .. } => already,
+            error => Self::ForEvent {
+                event_id: event_id.to_string(),
+                error: Box::new(error),
+            },
+        }
+    }
+
+    /// The error without the event it is about.
+    pub fn root(&self) -> &Self {
+        match self {
+            Self::ForEvent { error, .. } => error.root(),
+            other => other,
+        }
+    }
 }
 
 /// The intake: validation, idempotent storage and fan-out.
 pub struct Intake {
     store: Arc<dyn Store>,
     queue: Arc<dyn DeliveryQueue>,
+    catalogue: Catalogue,
     settings: Settings,
 }
 
@@ -93,83 +130,145 @@ impl Intake {
     /// An intake over the given store and queue.
     pub fn new(store: Arc<dyn Store>, queue: Arc<dyn DeliveryQueue>, settings: Settings) -> Self {
         Self {
+            catalogue: Catalogue::new(store.clone()),
             store,
             queue,
             settings,
         }
     }
 
-    /// Validates and accepts one event of `tenant`.
+    /// Validates and accepts one event of `tenant`, fanning out for at most
+    /// [`FAN_OUT_BUDGET`].
     pub async fn publish(
         &self,
         tenant: &TenantId,
         request: PublishRequest,
     ) -> Result<Published, PublishError> {
+        let deadline = Instant::now() + FAN_OUT_BUDGET;
         let event = self.prepare(tenant, request).await?;
-        self.accept(event).await
+        self.accept(event, deadline).await
     }
 
-    /// Stores a prepared event once and fans it out.
-    pub async fn accept(&self, event: Event) -> Result<Published, PublishError> {
-        let tenant = &event.tenant_id.clone();
+    /// Stores a prepared event once and fans it out, stopping at `deadline`.
+    pub async fn accept(&self, event: Event, deadline: Instant) -> Result<Published, PublishError> {
+        let id = event.id.clone();
+        self.store_and_fan_out(event, deadline)
+            .await
+            .map_err(|e| e.for_event(&id))
+    }
+
+    async fn store_and_fan_out(
+        &self,
+        event: Event,
+        deadline: Instant,
+    ) -> Result<Published, PublishError> {
         let expires_at = event.created_at + self.settings.retention;
-        let event = match self.store.store_event(&event, expires_at).await? {
-            StoredEvent::New => event,
+        let (event, resume_after) = match self.store.store_event(&event, expires_at).await? {
+            StoredEvent::New => (event, None),
+            StoredEvent::Duplicate(stored) => return Ok(duplicate(&stored)),
             // Fan out what was stored first, so every copy carries the same body.
-            StoredEvent::Unfinished(stored) => stored,
-            StoredEvent::Duplicate(stored) => {
-                tracing::info!(tenant_id = %tenant, event_id = %stored.id, event_type = %stored.event_type, "duplicate event ignored");
-                return Ok(Published {
-                    id: stored.id.to_string(),
-                    endpoints: 0,
-                    duplicate: true,
-                });
-            }
+            StoredEvent::Unfinished(stored) => match self.claim(&stored, deadline).await? {
+                Some(resume_after) => (stored, resume_after),
+                None => return Ok(duplicate(&stored)),
+            },
         };
-        let endpoints = self
-            .store
-            .subscribed_endpoints(tenant, &event.event_type)
-            .await?;
-        let messages: Vec<DeliveryMessage> = endpoints
-            .iter()
-            .map(|ep| DeliveryMessage::new(*ep, Trigger::Event, event.clone()))
-            .collect();
-        if let Err(e) = self.queue.enqueue(&messages).await {
-            tracing::error!(tenant_id = %tenant, event_id = %event.id, error = %e, "fan-out incomplete; producer must retry");
-            return Err(PublishError::FanOutIncomplete {
-                event_id: event.id.to_string(),
-                source: e,
-            });
+        let (tenant, event_id) = (&event.tenant_id, &event.id);
+        match fan_out(&*self.store, &*self.queue, &event, resume_after, deadline).await {
+            FanOutEnd::Complete { enqueued, last } => {
+                if let Err(e) = self.store.mark_fanned_out(tenant, event_id).await {
+                    // Every message is queued: the retry only has to mark it.
+                    self.release(&event, last).await;
+                    return Err(e.into());
+                }
+                tracing::info!(
+                    tenant_id = %tenant, event_id = %event_id, event_type = %event.event_type,
+                    endpoints = enqueued, resumed = resume_after.is_some(), "event accepted"
+                );
+                courier::metrics::event_accepted(enqueued);
+                Ok(Published {
+                    id: event_id.to_string(),
+                    endpoints: enqueued,
+                    duplicate: false,
+                })
+            }
+            FanOutEnd::Stopped {
+                resume_after,
+                reason,
+            } => {
+                tracing::error!(
+                    tenant_id = %tenant, event_id = %event_id, error = %reason,
+                    resume_after = ?resume_after.map(|e| e.to_string()),
+                    "fan-out incomplete; producer must retry"
+                );
+                self.release(&event, resume_after).await;
+                Err(PublishError::FanOutIncomplete(reason))
+            }
         }
-        self.store.mark_fanned_out(tenant, &event.id).await?;
-        tracing::info!(
-            tenant_id = %tenant, event_id = %event.id, event_type = %event.event_type,
-            endpoints = messages.len(), "event accepted"
-        );
-        courier::metrics::event_accepted(messages.len());
-        Ok(Published {
-            id: event.id.to_string(),
-            endpoints: messages.len(),
-            duplicate: false,
-        })
+    }
+
+    /// Hands a stopped fan-out on, resuming after `resume_after`. Best
+    /// effort: if this fails too, the lease runs out instead.
+    async fn release(&self, event: &Event, resume_after: Option<EndpointId>) {
+        if let Err(e) = self
+            .store
+            .release_fan_out(&event.tenant_id, &event.id, resume_after)
+            .await
+        {
+            tracing::error!(event_id = %event.id, error = %e, "fan-out release failed");
+        }
+    }
+
+    /// Takes over an unfinished event's fan-out: `Some(resume point)` when
+    /// this request now holds it, `None` when another finished it. While
+    /// another request holds it, waits for it until `deadline`.
+    async fn claim(
+        &self,
+        event: &Event,
+        deadline: Instant,
+    ) -> Result<Option<Option<EndpointId>>, PublishError> {
+        loop {
+            match self
+                .store
+                .claim_fan_out(&event.tenant_id, &event.id)
+                .await?
+            {
+                FanOutClaim::Claimed { resume_after } => return Ok(Some(resume_after)),
+                FanOutClaim::Finished => return Ok(None),
+                FanOutClaim::Held if Instant::now() + HELD_POLL >= deadline => {
+                    return Err(PublishError::FanOutIncomplete(FanOutStop::Busy));
+                }
+                FanOutClaim::Held => tokio::time::sleep(HELD_POLL).await,
+            }
+        }
     }
 
     /// Validates a request into the event to accept, without storing it.
+    /// Errors found once the id is known name it.
     pub async fn prepare(
         &self,
         tenant: &TenantId,
         request: PublishRequest,
     ) -> Result<Event, PublishError> {
-        let invalid = |field: &'static str, detail: String| PublishError::Invalid { field, detail };
         let id = match request.id {
             Some(id) => id.parse::<EventId>().map_err(|e| invalid("id", e.0))?,
             None => EventId::generate(),
         };
-        let event_type: EventTypeName = request
-            .event_type
+        self.check(tenant, &id, &request.event_type, request.data)
+            .await
+            .map_err(|e| e.for_event(&id))
+    }
+
+    async fn check(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        event_type: &str,
+        data: Box<RawValue>,
+    ) -> Result<Event, PublishError> {
+        let event_type: EventTypeName = event_type
             .parse()
             .map_err(|e: courier::event_type::EventTypeError| invalid("type", e.0))?;
-        if self.store.event_type(&event_type).await?.is_none() {
+        if !self.catalogue.contains(&event_type).await? {
             return Err(invalid(
                 "type",
                 format!(
@@ -177,11 +276,11 @@ impl Intake {
                 ),
             ));
         }
-        if !request.data.get().trim_start().starts_with('{') {
+        if !data.get().trim_start().starts_with('{') {
             return Err(invalid("data", "data must be a JSON object".into()));
         }
         // Valid JSON, but refused by SQS's message character set.
-        if request.data.get().contains(['\u{FFFE}', '\u{FFFF}']) {
+        if data.get().contains(['\u{FFFE}', '\u{FFFF}']) {
             return Err(invalid(
                 "data",
                 "data contains the noncharacter U+FFFE or U+FFFF; escape it as \\ufffe / \\uffff"
@@ -189,11 +288,11 @@ impl Intake {
             ));
         }
         let event = Event {
-            id,
+            id: id.clone(),
             tenant_id: tenant.clone(),
             event_type,
             created_at: to_millis(OffsetDateTime::now_utc()),
-            data: request.data,
+            data,
         };
         let size = event.max_body_len();
         if size > self.settings.max_payload_bytes {
@@ -203,5 +302,21 @@ impl Intake {
             });
         }
         Ok(event)
+    }
+}
+
+fn invalid(field: &'static str, detail: String) -> PublishError {
+    PublishError::Invalid { field, detail }
+}
+
+fn duplicate(stored: &Event) -> Published {
+    tracing::info!(
+        tenant_id = %stored.tenant_id, event_id = %stored.id, event_type = %stored.event_type,
+        "duplicate event ignored"
+    );
+    Published {
+        id: stored.id.to_string(),
+        endpoints: 0,
+        duplicate: true,
     }
 }

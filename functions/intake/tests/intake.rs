@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -16,7 +16,7 @@ use courier::event_type::EventType;
 use courier::ids::{EndpointId, TenantId};
 use courier::message::DeliveryMessage;
 use courier::ports::Store;
-use courier_api::auth::AdminAuth;
+use courier_http::auth::AdminAuth;
 use courier_intake::{Intake, PublishError, handle_direct, handle_invocation, router};
 use courier_testkit::{PartlyFailingQueue, ReceivingQueue, TestBackend, unique_tenant};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
@@ -199,6 +199,7 @@ pub async fn a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint(
         json["detail"].as_str().unwrap().contains("evt-retry-1"),
         "{json}"
     );
+    assert_eq!(json["eventId"], "evt-retry-1", "{json}");
 
     // Without an id of its own, the producer learns the generated one.
     f.queue.fail_next_enqueue();
@@ -213,6 +214,7 @@ pub async fn a_partial_enqueue_failure_is_503_and_the_retry_misses_no_endpoint(
     let detail = json["detail"].as_str().unwrap();
     let generated = detail.split('\'').nth(1).unwrap().to_owned();
     assert!(generated.starts_with("evt_"), "{detail}");
+    assert_eq!(json["eventId"], generated.as_str(), "{json}");
     let retry = format!(r#"{{"id":"{generated}","type":"booking.created","data":{{}}}}"#);
     let (status, json, _) = f.post(f.tenant.as_str(), &retry, Some(TOKEN)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{json}");
@@ -405,6 +407,11 @@ pub async fn bad_input_is_refused_and_nothing_is_stored_or_enqueued(b: &dyn Test
     );
 }
 
+/// A fan-out deadline no test reaches.
+fn soon() -> Instant {
+    Instant::now() + courier_intake::FAN_OUT_BUDGET
+}
+
 /// The field and detail of a refused direct invocation.
 fn refusal(result: Result<Value, PublishError>) -> (&'static str, String) {
     match result {
@@ -420,20 +427,20 @@ pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) 
         r#"{{"tenantId":"{}","id":"d-1","type":"order.created","data":{{"n":1}}}}"#,
         f.tenant
     );
-    let result = handle_direct(&f.intake, &one).await.unwrap();
+    let result = handle_direct(&f.intake, &one, soon()).await.unwrap();
     assert_eq!(result["id"], "d-1");
     assert_eq!(result["endpoints"], 1);
     let list = format!(
         r#"[{{"tenantId":"{t}","type":"order.created","data":{{}}}},{{"tenantId":"{t}","id":"d-1","type":"order.created","data":{{"n":1}}}}]"#,
         t = f.tenant
     );
-    let result = handle_direct(&f.intake, &list).await.unwrap();
+    let result = handle_direct(&f.intake, &list, soon()).await.unwrap();
     assert_eq!(result[0]["endpoints"], 1);
     assert_eq!(result[1]["duplicate"], true);
     assert_eq!(f.drain().await, BTreeMap::from([(ep, 2)]));
 
     let missing = format!(r#"{{"tenantId":"{}","type":"order.created"}}"#, f.tenant);
-    let (field, detail) = refusal(handle_direct(&f.intake, &missing).await);
+    let (field, detail) = refusal(handle_direct(&f.intake, &missing, soon()).await);
     assert_eq!(field, "payload", "{detail}");
     assert!(detail.contains("missing field `data`"), "{detail}");
 
@@ -443,7 +450,7 @@ pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) 
         r#"[{{"tenantId":"{t}","id":"d-2","type":"order.created","data":{{}}}},{{"tenantId":"{t}","type":"order.nope","data":{{}}}}]"#,
         t = f.tenant
     );
-    let (field, detail) = refusal(handle_direct(&f.intake, &mixed).await);
+    let (field, detail) = refusal(handle_direct(&f.intake, &mixed, soon()).await);
     assert_eq!(field, "type", "{detail}");
     assert!(
         detail.starts_with("event 1: ") && detail.contains("'order.nope' is not in the catalogue"),
@@ -452,7 +459,7 @@ pub async fn direct_invocations_accept_one_event_or_a_list(b: &dyn TestBackend) 
     assert!(f.stored("d-2").await.is_none(), "d-2 was stored");
 
     let bad_tenant = r#"{"tenantId":"a.b","id":"d-3","type":"order.created","data":{}}"#;
-    let (field, detail) = refusal(handle_direct(&f.intake, bad_tenant).await);
+    let (field, detail) = refusal(handle_direct(&f.intake, bad_tenant, soon()).await);
     assert_eq!(field, "tenantId", "{detail}");
     assert!(
         detail.starts_with("event 0: ") && detail.contains("tenant id"),

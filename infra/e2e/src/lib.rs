@@ -19,10 +19,12 @@
 mod binaries;
 mod mapping;
 mod process;
+mod sqs_stand_in;
 mod stack;
 mod watch;
 
 pub use binaries::{Binaries, binaries, workspace_root};
 pub use mapping::{Batch, EventSourceMapping, Record, to_delete};
+pub use sqs_stand_in::SqsStandIn;
 pub use stack::{ADMIN_TOKEN, QUEUE_VISIBILITY, Stack};
 pub use watch::{FunctionError, Watch};

@@ -41,6 +41,11 @@ impl Process {
         lock(&self.output).clone()
     }
 
+    /// The operating system's id of the process.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The exit status if the process has ended.
     pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()

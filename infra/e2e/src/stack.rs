@@ -33,12 +33,20 @@ pub struct Stack {
     /// This stack's delivery queue and dead-letter queue.
     pub queues: QueueUrls,
     http: reqwest::Client,
+    /// The intake's environment, to start it again after a kill.
+    intake_env: Vec<(String, String)>,
 }
 
 impl Stack {
     /// Everything with the test settings: retries after 1 s and 2 s, a 2 s
     /// delivery timeout, loopback targets allowed.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Self::start`], with `intake_env` added to (or replacing in) the
+    /// intake function's environment, e.g. another SQS endpoint.
+    pub async fn start_with(intake_env: &[(&str, String)]) -> Self {
         let binaries = tokio::task::spawn_blocking(binaries)
             .await
             .expect("building the binaries");
@@ -79,9 +87,14 @@ impl Stack {
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
 
+        let mut intake = env.to_vec();
+        for (name, value) in intake_env {
+            intake.retain(|(k, _)| k != name);
+            intake.push(((*name).to_owned(), value.clone()));
+        }
         let mut watch = Watch::start().await;
         watch.add_function("api", &binaries.api, &env);
-        watch.add_function("intake", &binaries.intake, &env);
+        watch.add_function("intake", &binaries.intake, &intake);
         watch.add_function("delivery", &binaries.delivery, &env);
         Self {
             watch,
@@ -92,7 +105,16 @@ impl Stack {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("an HTTP client"),
+            intake_env: intake,
         }
+    }
+
+    /// Kills the intake function's process (SIGKILL) and starts a new one
+    /// with the same environment, as Lambda does after a crash.
+    pub fn restart_intake(&mut self) {
+        self.watch.kill_function("intake");
+        self.watch
+            .add_function("intake", &binaries().intake, &self.intake_env);
     }
 
     /// A request to `function`'s URL at `path`, with the admin token.

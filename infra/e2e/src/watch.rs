@@ -110,6 +110,25 @@ impl Watch {
             .push((name.to_owned(), Process::spawn(name, command)));
     }
 
+    /// Stops function `name` at once (SIGKILL, as Lambda ends a function that
+    /// runs out of memory or time); [`Self::add_function`] starts it again.
+    pub fn kill_function(&mut self, name: &str) {
+        self.functions.retain(|(n, _)| n != name);
+    }
+
+    /// The peak resident memory of function `name`'s process so far, in
+    /// KiB (`VmHWM` of `/proc/<pid>/status`): what Lambda's memory limit caps.
+    pub fn peak_rss_kib(&self, name: &str) -> u64 {
+        let pid = self.function(name).pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status of `{name}`: {e}"));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status of `{name}`"))
+    }
+
     /// Every line function `name` printed so far (its JSON log lines).
     pub fn output(&self, name: &str) -> Vec<String> {
         self.function(name).output()
@@ -140,6 +159,12 @@ impl Watch {
     /// Invokes `function` synchronously with `payload` (the Lambda Invoke
     /// API, as the SDK's `Invoke` does).
     pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, FunctionError> {
+        self.invoke_raw(function, &payload.to_string()).await
+    }
+
+    /// [`Self::invoke`] with the payload's JSON text as it is (a `Value`
+    /// would sort its keys and round its numbers).
+    pub async fn invoke_raw(&self, function: &str, payload: &str) -> Result<Value, FunctionError> {
         let url = format!(
             "http://{}/2015-03-31/functions/{function}/invocations",
             self.addr
@@ -147,7 +172,8 @@ impl Watch {
         let response = self
             .http
             .post(&url)
-            .json(payload)
+            .header("content-type", "application/json")
+            .body(payload.to_owned())
             .send()
             .await
             .unwrap_or_else(|e| self.died(function, &format!("invoking it failed: {e}")));

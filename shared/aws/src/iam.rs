@@ -92,7 +92,12 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         &["dynamodb:GetItem", "dynamodb:DeleteItem"],
     ),
     grant(
-        "EndpointStore::subscribed_endpoints",
+        "EndpointStore::subscribed_endpoints_after",
+        EndpointsTable,
+        &["dynamodb:Query"],
+    ),
+    grant(
+        "EndpointStore::endpoint_count",
         EndpointsTable,
         &["dynamodb:Query"],
     ),
@@ -135,6 +140,17 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
     ),
     grant(
         "EventStore::mark_fanned_out",
+        DeliveriesTable,
+        &["dynamodb:UpdateItem"],
+    ),
+    // A claim that loses reads the event to tell "held" from "finished".
+    grant(
+        "EventStore::claim_fan_out",
+        DeliveriesTable,
+        &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+    ),
+    grant(
+        "EventStore::release_fan_out",
         DeliveriesTable,
         &["dynamodb:UpdateItem"],
     ),

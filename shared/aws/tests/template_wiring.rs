@@ -57,7 +57,7 @@ fn variables_read(crate_dir: &str) -> BTreeSet<String> {
             .collect();
         match reader.as_str() {
             "Settings" => vars.extend(env_names_in("shared/core/src/config.rs")),
-            "AdminAuth" => vars.extend(env_names_in("functions/api/src/auth.rs")),
+            "AdminAuth" => vars.extend(env_names_in("shared/http/src/auth.rs")),
             "AwsBackend" => vars.extend(
                 [
                     ENV_ENDPOINTS_TABLE,

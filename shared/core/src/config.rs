@@ -23,7 +23,7 @@ pub const MAX_PAYLOAD_LIMIT: u64 = 384 * 1024;
 /// The whole-number settings and the range each accepts, inclusive. The
 /// SAM template's parameters carry the same bounds (a test holds them to
 /// this table), so a value refused here cannot be deployed.
-pub const NUMERIC_LIMITS: [(&str, u64, u64); 4] = [
+pub const NUMERIC_LIMITS: [(&str, u64, u64); 5] = [
     // The delivery function runs a batch's attempts at once within its 60 s
     // timeout: one attempt plus the bookkeeping must fit.
     ("DELIVERY_TIMEOUT_MS", 100, 30_000),
@@ -32,6 +32,9 @@ pub const NUMERIC_LIMITS: [(&str, u64, u64); 4] = [
     // Events are stored in one DynamoDB item (400 KB at most) and travel in
     // one SQS message (1 MiB), so the envelope stays below both.
     ("MAX_PAYLOAD_BYTES", 1024, MAX_PAYLOAD_LIMIT),
+    // Fan-out streams in bounded memory whatever the count; 10,000 is the
+    // largest fan-out measured to finish within one intake invocation.
+    ("MAX_ENDPOINTS_PER_TENANT", 1, 10_000),
 ];
 
 /// The values `var` accepts, from [`NUMERIC_LIMITS`].
@@ -61,6 +64,9 @@ pub struct Settings {
     /// `SIMPLE_SIGNATURE_HEADER`: send `x-webhook-signature` (no replay
     /// protection, so a deployment may switch it off).
     pub simple_signature_header: bool,
+    /// `MAX_ENDPOINTS_PER_TENANT`: endpoints a tenant may have; creating
+    /// one more is refused with 422.
+    pub max_endpoints_per_tenant: usize,
 }
 
 impl Default for Settings {
@@ -73,6 +79,7 @@ impl Default for Settings {
             allow_private_targets: false,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             simple_signature_header: true,
+            max_endpoints_per_tenant: 100,
         }
     }
 }
@@ -128,6 +135,9 @@ impl Settings {
                 .map(|n| n as usize)
                 .unwrap_or(d.max_payload_bytes),
             simple_signature_header: flag("SIMPLE_SIGNATURE_HEADER", d.simple_signature_header)?,
+            max_endpoints_per_tenant: num("MAX_ENDPOINTS_PER_TENANT")?
+                .map(|n| n as usize)
+                .unwrap_or(d.max_endpoints_per_tenant),
         };
         Ok(settings)
     }
@@ -165,6 +175,7 @@ mod tests {
         assert!(!s.allow_private_targets);
         assert_eq!(s.max_payload_bytes, 256 * 1024);
         assert!(s.simple_signature_header);
+        assert_eq!(s.max_endpoints_per_tenant, 100);
     }
 
     #[test]
@@ -204,6 +215,12 @@ mod tests {
             read(&[("DELIVERY_TIMEOUT_MS", "30001")]).unwrap_err().var,
             "DELIVERY_TIMEOUT_MS"
         );
+        assert_eq!(
+            read(&[("MAX_ENDPOINTS_PER_TENANT", "0")]).unwrap_err().var,
+            "MAX_ENDPOINTS_PER_TENANT"
+        );
+        let raised = read(&[("MAX_ENDPOINTS_PER_TENANT", "10000")]).unwrap();
+        assert_eq!(raised.max_endpoints_per_tenant, 10_000);
     }
 
     #[test]

@@ -176,9 +176,65 @@ ulid_id!(
     "msg_"
 );
 
+impl MessageId {
+    /// The id of the delivery of an event to an endpoint for `trigger`: the
+    /// same inputs always give the same id, so a repeated or concurrent
+    /// fan-out enqueues the same delivery again, and the delivery's progress
+    /// record (keyed by this id) lets only one chain of attempts run. Its
+    /// time part is the event's `createdAt`, so ids still sort by time; its
+    /// 80 random bits are the start of a SHA-256 over the inputs.
+    pub fn for_delivery(
+        tenant: &TenantId,
+        event: &EventId,
+        created_at: time::OffsetDateTime,
+        endpoint: EndpointId,
+        trigger: crate::message::Trigger,
+    ) -> Self {
+        use sha2::{Digest, Sha256};
+        let trigger = match trigger {
+            crate::message::Trigger::Event => "event",
+            crate::message::Trigger::Retry => "retry",
+            crate::message::Trigger::Manual => "manual",
+            crate::message::Trigger::Test => "test",
+        };
+        // Newline-separated: no id contains one, so the input is unambiguous.
+        let digest = Sha256::digest(format!("{tenant}\n{event}\n{endpoint}\n{trigger}"));
+        let mut random = [0u8; 16];
+        random[6..].copy_from_slice(&digest[..10]);
+        let millis = (created_at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        Self(Ulid::from_parts(millis, u128::from_be_bytes(random)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Trigger;
+    use time::macros::datetime;
+
+    #[test]
+    fn delivery_ids_depend_on_every_input_and_nothing_else() {
+        let t: TenantId = "store_66f1".parse().unwrap();
+        let u: TenantId = "store_66f2".parse().unwrap();
+        let (e, f): (EventId, EventId) = ("evt_1".parse().unwrap(), "evt_2".parse().unwrap());
+        let at = datetime!(2026-04-23 14:22:11.823 UTC);
+        let (ep, other) = (EndpointId::generate(), EndpointId::generate());
+        let id = MessageId::for_delivery(&t, &e, at, ep, Trigger::Event);
+        assert_eq!(id, MessageId::for_delivery(&t, &e, at, ep, Trigger::Event));
+        let variants = [
+            MessageId::for_delivery(&u, &e, at, ep, Trigger::Event),
+            MessageId::for_delivery(&t, &f, at, ep, Trigger::Event),
+            MessageId::for_delivery(&t, &e, at, other, Trigger::Event),
+            MessageId::for_delivery(&t, &e, at, ep, Trigger::Manual),
+        ];
+        for v in variants {
+            assert_ne!(v, id);
+            // Only the random part differs: the time part is the event's.
+            assert_eq!(v.ulid().timestamp_ms(), id.ulid().timestamp_ms());
+        }
+        assert_eq!(id.ulid().timestamp_ms(), 1_776_954_131_823);
+        assert_eq!(id.to_string().parse::<MessageId>().unwrap(), id);
+    }
 
     #[test]
     fn prefixed_ids_round_trip_and_reject_other_prefixes() {

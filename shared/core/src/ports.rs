@@ -49,8 +49,29 @@ pub enum StoredEvent {
     New,
     /// Seen before and completely fanned out: do nothing.
     Duplicate(Event),
-    /// Seen before, but its fan-out never completed: fan it out again.
+    /// Seen before, but its fan-out never completed: claim it with
+    /// [`EventStore::claim_fan_out`] before fanning it out again.
     Unfinished(Event),
+}
+
+/// How long a fan-out may run before another request may take it over: a
+/// little longer than the intake function's 29 s timeout, so a live fan-out
+/// is never taken over, and a crashed one waits at most this long.
+pub const FAN_OUT_LEASE: Duration = Duration::from_secs(30);
+
+/// The answer to [`EventStore::claim_fan_out`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FanOutClaim {
+    /// The caller now holds the fan-out for [`FAN_OUT_LEASE`]; it continues
+    /// after `resume_after` (from the first endpoint when `None`).
+    Claimed {
+        /// The last endpoint an earlier, stopped fan-out enqueued.
+        resume_after: Option<EndpointId>,
+    },
+    /// Another request is fanning the event out right now.
+    Held,
+    /// The fan-out is complete (or the event is gone): nothing to do.
+    Finished,
 }
 
 /// The net effect of a batch of attempts on one endpoint, applied at once.
@@ -104,13 +125,38 @@ pub trait EndpointStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Deletes an endpoint; false when there was none.
     async fn delete_endpoint(&self, tenant: &TenantId, id: EndpointId) -> Result<bool, StoreError>;
-    /// The enabled endpoints of `tenant` whose filters select `event_type`,
-    /// each once, found through a subscription index rather than a scan.
+    /// Up to `limit` enabled endpoints of `tenant` whose filters select
+    /// `event_type`, each once, in id order after `after`, found through a
+    /// subscription index rather than a scan; fewer than `limit` means the end.
+    async fn subscribed_endpoints_after(
+        &self,
+        tenant: &TenantId,
+        event_type: &EventTypeName,
+        after: Option<EndpointId>,
+        limit: usize,
+    ) -> Result<Vec<EndpointId>, StoreError>;
+    /// Every subscribed endpoint at once (tests and small lists); a fan-out
+    /// reads them page by page with [`Self::subscribed_endpoints_after`].
     async fn subscribed_endpoints(
         &self,
         tenant: &TenantId,
         event_type: &EventTypeName,
-    ) -> Result<Vec<EndpointId>, StoreError>;
+    ) -> Result<Vec<EndpointId>, StoreError> {
+        const PAGE: usize = 100;
+        let mut all: Vec<EndpointId> = Vec::new();
+        loop {
+            let page = self
+                .subscribed_endpoints_after(tenant, event_type, all.last().copied(), PAGE)
+                .await?;
+            let last_page = page.len() < PAGE;
+            all.extend(page);
+            if last_page {
+                return Ok(all);
+            }
+        }
+    }
+    /// How many endpoints `tenant` has, enabled or not (for the per-tenant limit).
+    async fn endpoint_count(&self, tenant: &TenantId) -> Result<usize, StoreError>;
     /// Applies attempts' outcomes to the failure counter and `lastAttemptAt`,
     /// atomically disabling the endpoint when the counter reaches
     /// `disable_after` or the receiver said `410 Gone`. `None` when the
@@ -128,7 +174,8 @@ pub trait EndpointStore: Send + Sync {
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Stores an event once per (tenant, id) until `expires_at`; tells
-    /// whether it is new, a finished duplicate, or an unfinished one.
+    /// whether it is new, a finished duplicate, or an unfinished one. A new
+    /// event's fan-out is leased to the caller for [`FAN_OUT_LEASE`].
     async fn store_event(
         &self,
         event: &Event,
@@ -136,6 +183,21 @@ pub trait EventStore: Send + Sync {
     ) -> Result<StoredEvent, StoreError>;
     /// Marks the event's fan-out complete, so a repeat is a duplicate.
     async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
+    /// Takes over the fan-out of an unfinished event whose lease (set by
+    /// [`Self::store_event`] or an earlier claim) has run out or was released.
+    async fn claim_fan_out(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<FanOutClaim, StoreError>;
+    /// Ends the caller's lease on a fan-out it stopped, recording the last
+    /// endpoint it enqueued so the next claim resumes after it.
+    async fn release_fan_out(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        resume_after: Option<EndpointId>,
+    ) -> Result<(), StoreError>;
     /// An unexpired event.
     async fn event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError>;
 }

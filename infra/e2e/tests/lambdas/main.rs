@@ -10,3 +10,4 @@ mod direct;
 mod pipeline;
 mod retries;
 mod samples;
+mod scale;

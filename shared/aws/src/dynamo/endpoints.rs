@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem, Update};
 use courier::endpoint::Endpoint;
 use courier::event_type::{EventTypeFilter, EventTypeName};
 use courier::ids::{EndpointId, TenantId};
@@ -13,7 +13,7 @@ use futures::future::try_join_all;
 
 use super::{
     DynamoStore, Item, backoff, build, first_condition_failed, from_item, get_s, into_page, key, n,
-    query_all, query_first, s, to_item, transaction_cancelled, unavailable,
+    query_first, s, to_item, transaction_cancelled, unavailable,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY};
 
@@ -119,8 +119,14 @@ impl DynamoStore {
         out.item.map(from_item).transpose()
     }
 
-    /// The endpoint ids in one subscription partition, every page of it.
-    async fn subscribers(&self, pk: String) -> Result<Vec<EndpointId>, StoreError> {
+    /// The first `limit` endpoint ids after `after` in one subscription
+    /// partition (keys only, in id order).
+    async fn subscribers(
+        &self,
+        pk: String,
+        after: Option<EndpointId>,
+        limit: usize,
+    ) -> Result<Vec<EndpointId>, StoreError> {
         let query = self
             .client
             .query()
@@ -131,7 +137,8 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk.as_str()))
             .projection_expression("#sk")
             .consistent_read(true);
-        query_all(query)
+        let start = after.map(|a| key(pk.clone(), endpoint_sk(a)));
+        query_first(query, start, limit)
             .await?
             .iter()
             .map(|item| {
@@ -295,20 +302,52 @@ impl EndpointStore for DynamoStore {
         Err(StoreError::Conflict)
     }
 
-    async fn subscribed_endpoints(
+    async fn subscribed_endpoints_after(
         &self,
         tenant: &TenantId,
         event_type: &EventTypeName,
+        after: Option<EndpointId>,
+        limit: usize,
     ) -> Result<Vec<EndpointId>, StoreError> {
         // One query per filter that can select the type (`*`, each prefix,
-        // the name), run concurrently; an endpoint may match several.
+        // the name), run concurrently. Each partition is sorted by id, so the
+        // first `limit` ids of the union are among the first `limit` of each.
+        let limit = limit.max(1);
         let queries = event_type
             .matching_filters()
             .into_iter()
-            .map(|f| self.subscribers(subscription_pk(tenant, &f.to_string())));
+            .map(|f| self.subscribers(subscription_pk(tenant, &f.to_string()), after, limit));
         let found = try_join_all(queries).await?;
         let ids: BTreeSet<EndpointId> = found.into_iter().flatten().collect();
-        Ok(ids.into_iter().collect())
+        Ok(ids.into_iter().take(limit).collect())
+    }
+
+    async fn endpoint_count(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let mut count = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            // Select COUNT returns no items, but is billed like reading them.
+            let out = self
+                .client
+                .query()
+                .table_name(&self.endpoints_table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":ep", s("EP#"))
+                .select(Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += out.count.max(0) as usize;
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(count),
+            }
+        }
     }
 
     async fn record_outcome(

@@ -1,12 +1,19 @@
 //! Published events, stored once per (tenant, id) for idempotency and
 //! resends (deliveries table).
+//!
+//! Besides the attributes drawn in the module docs of `dynamo`, the event
+//! item carries its fan-out lease: `fanOutLeasedUntil` (unix ms; set by the
+//! first put, taken over by a conditional update once it has passed) and
+//! `fanOutResumeAfter` (the last endpoint id a stopped fan-out enqueued).
+//! Both are written only when a fan-out is taken over or stops early, since
+//! every write of this item is billed by the size of its `data`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use courier::event::Event;
-use courier::ids::{EventId, TenantId};
+use courier::ids::{EndpointId, EventId, TenantId};
 use courier::paging::unix_seconds;
-use courier::ports::{EventStore, StoreError, StoredEvent};
+use courier::ports::{EventStore, FAN_OUT_LEASE, FanOutClaim, StoreError, StoredEvent};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -18,6 +25,10 @@ use crate::schema::{PARTITION_KEY, TTL_ATTRIBUTE};
 
 const EVENT_SK: &str = "EVENT";
 const FANNED_OUT: &str = "fannedOut";
+/// Unix milliseconds until which a request holds the fan-out.
+const LEASED_UNTIL: &str = "fanOutLeasedUntil";
+/// The last endpoint a stopped fan-out enqueued.
+const RESUME_AFTER: &str = "fanOutResumeAfter";
 /// Rounds of "put, find an expired copy, put again" before giving up.
 const MAX_TRIES: usize = 3;
 
@@ -44,6 +55,7 @@ fn event_item(event: &Event, expires_at: OffsetDateTime) -> Result<Item, StoreEr
         // its bytes (key order, spacing, number formats).
         ("data".to_owned(), s(event.data.get())),
         (FANNED_OUT.to_owned(), AttributeValue::Bool(false)),
+        (LEASED_UNTIL.to_owned(), n(lease_end())),
         (TTL_ATTRIBUTE.to_owned(), n(unix_seconds(expires_at))),
     ]);
     Ok(item)
@@ -61,6 +73,22 @@ fn event_from_item(item: &Item) -> Result<Event, StoreError> {
             .map_err(|_| bad_item("createdAt"))?,
         data: RawValue::from_string(text("data")?.to_owned()).map_err(|_| bad_item("data"))?,
     })
+}
+
+fn now_ms() -> i128 {
+    OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000
+}
+
+/// When a lease taken now runs out, in unix milliseconds.
+fn lease_end() -> i128 {
+    now_ms() + FAN_OUT_LEASE.as_millis() as i128
+}
+
+fn is_fanned_out(item: &Item) -> bool {
+    item.get(FANNED_OUT)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
 }
 
 impl DynamoStore {
@@ -112,11 +140,7 @@ impl EventStore for DynamoStore {
             // Seen before: report the stored copy. If it expired (or was
             // removed) between the put and this read, put again.
             if let Some(stored) = self.live_event_item(&event.tenant_id, &event.id).await? {
-                let fanned_out = stored
-                    .get(FANNED_OUT)
-                    .and_then(|v| v.as_bool().ok())
-                    .copied()
-                    .unwrap_or(false);
+                let fanned_out = is_fanned_out(&stored);
                 let stored = event_from_item(&stored)?;
                 return Ok(if fanned_out {
                     StoredEvent::Duplicate(stored)
@@ -146,6 +170,89 @@ impl EventStore for DynamoStore {
             .send()
             .await;
         match update {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn claim_fan_out(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<FanOutClaim, StoreError> {
+        // One conditional write decides between concurrent claimants; the
+        // condition also refuses finished, expired and absent events.
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.deliveries_table)
+            .set_key(Some(event_key(tenant, id)))
+            // `#after` is set to itself (or "" when absent) only so that
+            // UPDATED_NEW returns it without the whole item and its data.
+            .update_expression("SET #lease = :until, #after = if_not_exists(#after, :none)")
+            .condition_expression(
+                "attribute_exists(#pk) AND #fo = :false AND #exp > :now_s \
+                 AND (attribute_not_exists(#lease) OR #lease <= :now_ms)",
+            )
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#fo", FANNED_OUT)
+            .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+            .expression_attribute_names("#lease", LEASED_UNTIL)
+            .expression_attribute_names("#after", RESUME_AFTER)
+            .expression_attribute_values(":none", s(""))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now_s", n(now_secs()))
+            .expression_attribute_values(":now_ms", n(now_ms()))
+            .expression_attribute_values(":until", n(lease_end()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match update {
+            Ok(out) => {
+                let resume_after = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|item| get_s(item, RESUME_AFTER))
+                    .filter(|id| !id.is_empty())
+                    .map(|id| id.parse().map_err(|_| bad_item(RESUME_AFTER)))
+                    .transpose()?;
+                Ok(FanOutClaim::Claimed { resume_after })
+            }
+            Err(e) if condition_failed(&e) => {
+                // Held by someone else, unless it finished or went away.
+                Ok(match self.live_event_item(tenant, id).await? {
+                    Some(item) if !is_fanned_out(&item) => FanOutClaim::Held,
+                    _ => FanOutClaim::Finished,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_fan_out(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        resume_after: Option<EndpointId>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.deliveries_table)
+            .set_key(Some(event_key(tenant, id)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#lease", LEASED_UNTIL)
+            .expression_attribute_values(":now_ms", n(now_ms()));
+        update = match resume_after {
+            Some(after) => update
+                .update_expression("SET #lease = :now_ms, #after = :after")
+                .expression_attribute_names("#after", RESUME_AFTER)
+                .expression_attribute_values(":after", s(after.to_string())),
+            None => update.update_expression("SET #lease = :now_ms"),
+        };
+        match update.send().await {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(unavailable(e)),

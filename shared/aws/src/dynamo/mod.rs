@@ -21,7 +21,7 @@
 //!
 //! | item | pk | sk | attributes | expires |
 //! |---|---|---|---|---|
-//! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut` | retention |
+//! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut`, `fanOutLeasedUntil` (unix ms: a fan-out in progress holds the event until then), `fanOutResumeAfter` (the last endpoint a stopped fan-out enqueued) | retention |
 //! | attempt | `LOG#{tenant}#{ep_id}` | `{del_id}` (ULID: time order) | the `DeliveryAttempt` in camelCase, its exact expiry in `expiresAtRfc3339` | its `expiresAt` |
 //! | progress | `MSG#{msg_id}` | `PROGRESS` | `attempts`, `done` | retention |
 //! | stats | `STATS#{tenant}#{ep_id}` | `{YYYY-MM-DD}` | `attempts`, `succeeded`, `failed`, `f_{class}` (`f_4xx`, `f_timeout`, ...) | day + 40 days |

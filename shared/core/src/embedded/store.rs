@@ -31,6 +31,10 @@ struct StoredEventRow {
     event: Event,
     expires_at: OffsetDateTime,
     fanned_out: bool,
+    /// Until when a request holds the fan-out (see `FAN_OUT_LEASE`).
+    leased_until: OffsetDateTime,
+    /// The last endpoint a stopped fan-out enqueued.
+    resume_after: Option<EndpointId>,
 }
 
 impl State {
@@ -175,19 +179,27 @@ impl EndpointStore for EmbeddedStore {
         }
     }
 
-    async fn subscribed_endpoints(
+    async fn subscribed_endpoints_after(
         &self,
         tenant: &TenantId,
         event_type: &EventTypeName,
+        after: Option<EndpointId>,
+        limit: usize,
     ) -> Result<Vec<EndpointId>, StoreError> {
         let s = self.lock();
         let mut ids = BTreeSet::new();
         for filter in event_type.matching_filters() {
             if let Some(set) = s.subscriptions.get(&(tenant.clone(), filter.to_string())) {
-                ids.extend(set.iter().copied());
+                let later = set.iter().filter(|id| after.is_none_or(|a| **id > a));
+                ids.extend(later.take(limit).copied());
             }
         }
-        Ok(ids.into_iter().collect())
+        Ok(ids.into_iter().take(limit).collect())
+    }
+
+    async fn endpoint_count(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let s = self.lock();
+        Ok(s.endpoints.keys().filter(|(t, _)| t == tenant).count())
     }
 
     async fn record_outcome(
@@ -257,9 +269,47 @@ impl EventStore for EmbeddedStore {
                 event: event.clone(),
                 expires_at,
                 fanned_out: false,
+                leased_until: now() + FAN_OUT_LEASE,
+                resume_after: None,
             },
         );
         Ok(StoredEvent::New)
+    }
+
+    async fn claim_fan_out(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<FanOutClaim, StoreError> {
+        let mut s = self.lock();
+        let now = now();
+        let Some(row) = s
+            .events
+            .get_mut(&(tenant.clone(), id.clone()))
+            .filter(|r| r.expires_at > now && !r.fanned_out)
+        else {
+            return Ok(FanOutClaim::Finished);
+        };
+        if row.leased_until > now {
+            return Ok(FanOutClaim::Held);
+        }
+        row.leased_until = now + FAN_OUT_LEASE;
+        Ok(FanOutClaim::Claimed {
+            resume_after: row.resume_after,
+        })
+    }
+
+    async fn release_fan_out(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+        resume_after: Option<EndpointId>,
+    ) -> Result<(), StoreError> {
+        if let Some(row) = self.lock().events.get_mut(&(tenant.clone(), id.clone())) {
+            row.leased_until = now();
+            row.resume_after = resume_after;
+        }
+        Ok(())
     }
 
     async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {

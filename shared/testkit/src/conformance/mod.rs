@@ -6,6 +6,7 @@
 mod endpoints;
 mod event_types;
 mod events;
+mod fan_out;
 mod isolation;
 mod log;
 mod outcome;
@@ -17,6 +18,7 @@ mod subscriptions;
 pub use endpoints::*;
 pub use event_types::*;
 pub use events::*;
+pub use fan_out::*;
 pub use isolation::*;
 pub use log::*;
 pub use outcome::*;

@@ -30,6 +30,18 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
+/// A problem about one published event: the [`Problem`] plus the event's
+/// id, so a producer whose id was generated can retry with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventProblem {
+    /// The problem itself.
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// The event's id, as given or generated.
+    pub event_id: String,
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -82,6 +94,15 @@ pub enum ApiError {
     /// A backing service failed; the text is logged, never shown.
     #[error("backing service unavailable: {0}")]
     Unavailable(String),
+    /// Any of the above about one published event, whose id the problem
+    /// body names (`eventId`).
+    #[error("{error}")]
+    ForEvent {
+        /// The event's id, as given or generated.
+        event_id: String,
+        /// What went wrong.
+        error: Box<ApiError>,
+    },
 }
 
 impl ApiError {
@@ -93,9 +114,25 @@ impl ApiError {
         }
     }
 
+    /// This error about the event `event_id`.
+    pub fn for_event(self, event_id: impl Into<String>) -> Self {
+        Self::ForEvent {
+            event_id: event_id.into(),
+            error: Box::new(self),
+        }
+    }
+
+    /// The error without its event.
+    fn root(&self) -> &Self {
+        match self {
+            Self::ForEvent { error, .. } => error.root(),
+            other => other,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
-        match self {
+        match self.root() {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -107,12 +144,14 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) | Self::RetryWithSameId(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ForEvent { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The problem body for this error.
     pub fn problem(&self) -> Problem {
-        let (slug, title) = match self {
+        let this = self.root();
+        let (slug, title) = match this {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Validation { .. } => ("validation-failed", "Validation failed"),
             Self::BadRequest(_) => ("bad-request", "Bad request"),
@@ -125,8 +164,9 @@ impl ApiError {
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::RetryWithSameId(_) => ("fan-out-incomplete", "Fan-out incomplete"),
+            Self::ForEvent { .. } => ("internal", "Internal error"),
         };
-        let (detail, field) = match self {
+        let (detail, field) = match this {
             Self::Validation { field, detail } => (detail.clone(), Some(field.clone())),
             // Internals (table names, SDK messages) stay in the logs.
             Self::Unavailable(_) => (
@@ -147,14 +187,23 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Unavailable(cause) = &self {
+        if let Self::Unavailable(cause) = self.root() {
             tracing::error!(error = %cause, "backing service unavailable");
         }
         let status = self.status();
-        let mut response = (status, Json(self.problem())).into_response();
+        let mut response = match &self {
+            Self::ForEvent { event_id, .. } => {
+                let body = EventProblem {
+                    problem: self.problem(),
+                    event_id: event_id.clone(),
+                };
+                (status, Json(body)).into_response()
+            }
+            _ => (status, Json(self.problem())).into_response(),
+        };
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        match self {
+        match self.root() {
             Self::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
@@ -219,6 +268,25 @@ mod tests {
         assert_eq!(problem.detail, "must not be empty");
         let json = serde_json::to_value(&problem).unwrap();
         assert_eq!(json["type"], "urn:courier:problem:validation-failed");
+    }
+
+    #[tokio::test]
+    async fn an_event_problem_names_the_event_and_keeps_the_status() {
+        let err = ApiError::from(StoreError::Unavailable("throttled".into())).for_event("evt_1");
+        assert_eq!(err.status(), 503);
+        let response = err.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["eventId"], "evt_1");
+        assert_eq!(json["status"], 503);
+        assert_eq!(json["type"], "urn:courier:problem:unavailable");
+        let invalid = ApiError::validation("type", "unknown").for_event("evt_2");
+        assert_eq!(invalid.problem().field.as_deref(), Some("type"));
+        assert_eq!(invalid.status(), 422);
     }
 
     #[test]
