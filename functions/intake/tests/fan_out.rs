@@ -107,21 +107,7 @@ impl Fixture {
 
     /// Every message in the queue (deleting them).
     async fn drain(&self) -> Vec<DeliveryMessage> {
-        let mut seen = Vec::new();
-        loop {
-            let batch = self
-                .queue
-                .receive(10, Duration::from_secs(1))
-                .await
-                .unwrap();
-            if batch.is_empty() {
-                return seen;
-            }
-            for m in batch {
-                seen.push(DeliveryMessage::from_json(&m.body).unwrap());
-                self.queue.delete(&m.receipt).await.unwrap();
-            }
-        }
+        courier_testkit::drain_messages(&*self.queue).await
     }
 
     /// The distinct message ids queued per endpoint, with their copies.

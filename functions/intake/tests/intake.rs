@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -68,21 +68,7 @@ impl Fixture {
 
     /// Every message in the queue (deleting them).
     async fn drain_messages(&self) -> Vec<DeliveryMessage> {
-        let mut seen = Vec::new();
-        loop {
-            let batch = self
-                .raw_queue
-                .receive(10, Duration::from_secs(1))
-                .await
-                .unwrap();
-            if batch.is_empty() {
-                return seen;
-            }
-            for m in batch {
-                seen.push(DeliveryMessage::from_json(&m.body).unwrap());
-                self.raw_queue.delete(&m.receipt).await.unwrap();
-            }
-        }
+        courier_testkit::drain_messages(&*self.raw_queue).await
     }
 
     /// Every message in the queue, counted by endpoint (deleting them).

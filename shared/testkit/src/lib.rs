@@ -16,7 +16,7 @@ pub mod standardwebhooks;
 pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
 pub use builders::{endpoint, endpoint_at, event, unique_tenant};
 pub use fakes::{PartlyFailingQueue, RecordingQueue};
-pub use queue::{ReceivingQueue, SqsTestQueue};
+pub use queue::{ReceivingQueue, SqsTestQueue, drain_messages};
 pub use receiver::{Receiver, RecordedRequest, Reply};
 
 /// Expands to one `#[tokio::test]` per conformance function, each run on a

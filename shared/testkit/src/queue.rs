@@ -50,6 +50,28 @@ impl ReceivingQueue for EmbeddedQueue {
     }
 }
 
+/// Every delivery message on `queue`, parsed, deleting each as it is read,
+/// until a receive finds none.
+pub async fn drain_messages(queue: &dyn ReceivingQueue) -> Vec<DeliveryMessage> {
+    let mut seen = Vec::new();
+    loop {
+        let batch = queue
+            .receive(10, Duration::from_secs(1))
+            .await
+            .expect("receive from the test queue");
+        if batch.is_empty() {
+            return seen;
+        }
+        for m in batch {
+            seen.push(DeliveryMessage::from_json(&m.body).expect("a delivery message"));
+            queue
+                .delete(&m.receipt)
+                .await
+                .expect("delete from the test queue");
+        }
+    }
+}
+
 /// An SQS queue with its dead-letter queue (redrive after
 /// `courier_aws::schema::MAX_RECEIVE_COUNT` receives, as deployed).
 pub struct SqsTestQueue {

@@ -1,0 +1,172 @@
+//! Endpoints and their subscription index.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+
+use crate::endpoint::{DisabledReason, Endpoint};
+use crate::event_type::EventTypeName;
+use crate::ids::{EndpointId, TenantId};
+use crate::paging::{decode_cursor, encode_cursor};
+use crate::ports::*;
+
+use super::{EmbeddedStore, page_size};
+
+#[async_trait]
+impl EndpointStore for EmbeddedStore {
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (endpoint.tenant_id.clone(), endpoint.id);
+        if s.endpoints.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.index(endpoint);
+        s.endpoints.insert(key, endpoint.clone());
+        Ok(())
+    }
+
+    async fn endpoint(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        Ok(self.lock().endpoints.get(&(tenant.clone(), id)).cloned())
+    }
+
+    async fn list_endpoints(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Endpoint>, StoreError> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let after: Option<EndpointId> = match after {
+            Some(k) => Some(k.parse().map_err(|_| StoreError::InvalidCursor)?),
+            None => None,
+        };
+        let s = self.lock();
+        let limit = page_size(limit);
+        let mut items: Vec<Endpoint> = s
+            .endpoints
+            .range(
+                (
+                    tenant.clone(),
+                    after.unwrap_or(EndpointId::from_ulid(ulid::Ulid::nil())),
+                )..,
+            )
+            .take_while(|((t, _), _)| t == tenant)
+            .filter(|((_, id), _)| after.is_none_or(|a| *id > a))
+            .take(limit + 1)
+            .map(|(_, ep)| ep.clone())
+            .collect();
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|ep| encode_cursor(&ep.id.to_string()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn update_endpoint(
+        &self,
+        previous: &Endpoint,
+        updated: &Endpoint,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (previous.tenant_id.clone(), previous.id);
+        let current = match s.endpoints.get(&key) {
+            Some(ep) if ep.revision == previous.revision => ep.clone(),
+            _ => return Err(StoreError::Conflict),
+        };
+        s.unindex(&current);
+        s.index(updated);
+        // Delivery bookkeeping is owned by record_outcome, except that a
+        // re-enable (reflected in `updated`) resets it.
+        let mut stored = updated.clone();
+        if current.enabled == updated.enabled || !updated.enabled {
+            stored.consecutive_failures = current.consecutive_failures;
+        }
+        stored.last_attempt_at = current.last_attempt_at;
+        s.endpoints.insert(key, stored);
+        Ok(())
+    }
+
+    async fn delete_endpoint(&self, tenant: &TenantId, id: EndpointId) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.endpoints.remove(&(tenant.clone(), id)) {
+            Some(ep) => {
+                s.unindex(&ep);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn subscribed_endpoints_after(
+        &self,
+        tenant: &TenantId,
+        event_type: &EventTypeName,
+        after: Option<EndpointId>,
+        limit: usize,
+    ) -> Result<Vec<EndpointId>, StoreError> {
+        let s = self.lock();
+        let mut ids = BTreeSet::new();
+        for filter in event_type.matching_filters() {
+            if let Some(set) = s.subscriptions.get(&(tenant.clone(), filter.to_string())) {
+                let later = set.iter().filter(|id| after.is_none_or(|a| **id > a));
+                ids.extend(later.take(limit).copied());
+            }
+        }
+        Ok(ids.into_iter().take(limit).collect())
+    }
+
+    async fn endpoint_count(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let s = self.lock();
+        Ok(s.endpoints.keys().filter(|(t, _)| t == tenant).count())
+    }
+
+    async fn record_outcome(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        outcome: &EndpointOutcome,
+        disable_after: u32,
+    ) -> Result<Option<OutcomeRecorded>, StoreError> {
+        let mut s = self.lock();
+        let Some(ep) = s.endpoints.get_mut(&(tenant.clone(), id)) else {
+            return Ok(None);
+        };
+        ep.consecutive_failures = if outcome.succeeded {
+            outcome.failures
+        } else {
+            ep.consecutive_failures.saturating_add(outcome.failures)
+        };
+        if ep.last_attempt_at.is_none_or(|t| t < outcome.attempted_at) {
+            ep.last_attempt_at = Some(outcome.attempted_at);
+        }
+        let reason = if outcome.gone {
+            Some(DisabledReason::Gone)
+        } else if ep.consecutive_failures >= disable_after {
+            Some(DisabledReason::ConsecutiveFailures)
+        } else {
+            None
+        };
+        let mut disabled = None;
+        if let Some(reason) = reason.filter(|_| ep.enabled) {
+            ep.enabled = false;
+            ep.disabled_reason = Some(reason);
+            ep.revision += 1;
+            disabled = Some(reason);
+        }
+        let recorded = OutcomeRecorded {
+            consecutive_failures: ep.consecutive_failures,
+            disabled,
+        };
+        if disabled.is_some() {
+            let ep = ep.clone();
+            s.unindex(&ep);
+        }
+        Ok(Some(recorded))
+    }
+}

@@ -1,0 +1,104 @@
+//! The delivery log.
+
+use async_trait::async_trait;
+
+use crate::attempt::{DeliveryAttempt, DeliveryQuery};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::paging::{decode_cursor, encode_cursor, ulid_floor};
+use crate::ports::*;
+
+use super::{EmbeddedStore, now, page_size};
+
+#[async_trait]
+impl DeliveryLog for EmbeddedStore {
+    async fn record_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let t = now();
+        for a in attempts {
+            let log = s
+                .log
+                .entry((a.tenant_id.clone(), a.endpoint_id))
+                .or_default();
+            // Like TTL, expired entries eventually vanish; do it on write,
+            // from the oldest end only (ids are time-ordered and entries
+            // share one retention), so an insert costs no scan of the whole
+            // log. Reads filter expired entries anyway.
+            while let Some(oldest) = log.first_entry() {
+                if oldest.get().expires_at > t {
+                    break;
+                }
+                oldest.remove();
+            }
+            log.insert(a.id, a.clone());
+        }
+        Ok(())
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+        let s = self.lock();
+        Ok(s.log
+            .get(&(tenant.clone(), endpoint))
+            .and_then(|log| log.get(&id))
+            .filter(|a| a.expires_at > now())
+            .cloned())
+    }
+
+    async fn recent_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        query: &DeliveryQuery,
+    ) -> Result<Page<DeliveryAttempt>, StoreError> {
+        let before: Option<DeliveryId> = match &query.cursor {
+            Some(c) => Some(
+                decode_cursor(c)?
+                    .parse()
+                    .map_err(|_| StoreError::InvalidCursor)?,
+            ),
+            None => None,
+        };
+        let limit = page_size(query.limit);
+        let s = self.lock();
+        let Some(log) = s.log.get(&(tenant.clone(), endpoint)) else {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        };
+        let t = now();
+        let lower = DeliveryId::from_ulid(query.since.map(ulid_floor).unwrap_or(ulid::Ulid::nil()));
+        let mut upper = query.until.map(|u| DeliveryId::from_ulid(ulid_floor(u)));
+        if let Some(b) = before {
+            upper = Some(upper.map_or(b, |u| u.min(b)));
+        }
+        let range = match upper {
+            Some(u) if u <= lower => {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            }
+            Some(u) => log.range(lower..u),
+            None => log.range(lower..),
+        };
+        let mut items: Vec<DeliveryAttempt> = range
+            .rev()
+            .map(|(_, a)| a)
+            .filter(|a| a.expires_at > t && query.matches(a))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|a| encode_cursor(&a.id.to_string()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
