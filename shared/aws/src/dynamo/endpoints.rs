@@ -71,6 +71,23 @@ fn endpoint_item(ep: &Endpoint) -> Result<Item, StoreError> {
 }
 
 impl DynamoStore {
+    /// A query of `tenant`'s endpoint items (not its subscriptions), the
+    /// listing's and the count's, with a consistent read.
+    fn tenant_endpoints_query(
+        &self,
+        tenant: &TenantId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.endpoints_table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+            .expression_attribute_values(":ep", s("EP#"))
+            .consistent_read(true)
+    }
+
     fn put_subscription(
         &self,
         tenant: &TenantId,
@@ -203,16 +220,7 @@ impl EndpointStore for DynamoStore {
             }
             None => None,
         };
-        let query = self
-            .client
-            .query()
-            .table_name(&self.endpoints_table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-            .expression_attribute_values(":ep", s("EP#"))
-            .consistent_read(true);
+        let query = self.tenant_endpoints_query(tenant);
         let items = query_first(query, start, limit + 1)
             .await?
             .into_iter()
@@ -328,16 +336,8 @@ impl EndpointStore for DynamoStore {
         loop {
             // Select COUNT returns no items, but is billed like reading them.
             let out = self
-                .client
-                .query()
-                .table_name(&self.endpoints_table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :ep)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":ep", s("EP#"))
+                .tenant_endpoints_query(tenant)
                 .select(Select::Count)
-                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
