@@ -10,7 +10,9 @@
 # (no-op when present) -> self-test of infra/tools/verify_standardwebhooks.py
 # (PyPI and npm) -> cargo fmt --check -> cargo clippy -D warnings ->
 # start DynamoDB Local + moto SQS on free loopback ports -> cargo test
-# --workspace (log: target/courier-test/cargo-test.log) -> per-backend test
+# --workspace (log: target/courier-test/cargo-test.log) -> the webhooks
+# panel in headless Chromium against courier-local (infra/browser,
+# screenshots in target/browser) -> per-backend test
 # counts (each binary's embedded and AWS tests against EXPECTED_BACKEND_TESTS
 # below) -> sam validate --lint -> the README's deploy sequence up to `sam
 # build` (infra/deploy.sh --build-only: three arm64 functions).
@@ -30,7 +32,7 @@ set -euo pipefail
 # backend's list, changes a count and fails the run. Update this table when
 # you add or remove a scenario.
 EXPECTED_BACKEND_TESTS="
-api 31 31
+api 35 35
 conformance_aws 0 40
 conformance_embedded 40 0
 delivery 13 13
@@ -158,6 +160,13 @@ readme_deploy_build() {
     bash $first
 }
 
+# The panel's browser tests: Debian's chromium driven by selenium against
+# the courier-local binary the cargo test step built.
+browser_tests() {
+    cargo build -q -p courier-local
+    "$CACHE/browser-venv/bin/python" "$COURIER_INFRA_DIR/browser/portal_test.py"
+}
+
 sam_validate() {
     [[ -f template.yaml ]] || { log "template.yaml not found at the repo root"; return 1; }
     AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
@@ -179,6 +188,7 @@ fi
 step "start emulators" start_emulators
 step "cargo test" run_cargo_test
 stop_emulators
+step "browser tests" browser_tests
 step "tests per backend" check_backend_counts
 step "sam validate" sam_validate
 if [[ "${COURIER_TEST_SKIP_SAM_BUILD:-0}" == 1 && -z "${CI:-}" ]]; then

@@ -8,6 +8,8 @@
 #   $CACHE/node-verify  npm package standardwebhooks (the official verifier)
 #   $CACHE/venv      moto[server], boto3, standardwebhooks, cargo-lambda
 #   $CACHE/sam-venv  aws-sam-cli (own venv: its pins clash with moto's)
+#   $CACHE/browser-venv  selenium, for the panel's browser tests
+#   Debian's chromium and chromium-driver (system packages, when missing)
 #
 # Requires: common.sh sourced first.
 
@@ -106,6 +108,16 @@ install_venv() {
     printf '%s' "$want" >"$dir/.courier-stamp"
 }
 
+# Debian's headless-capable Chromium and its WebDriver, for the panel's
+# browser tests (infra/browser); apt, so before the parallel installs.
+ensure_chromium() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        return 0
+    fi
+    apt_install chromium chromium-driver
+    command -v chromedriver >/dev/null || die "chromedriver not found after installing chromium-driver"
+}
+
 # Installs everything that is missing. Safe to run from several scripts at
 # once: installs are serialised by a lock file in $CACHE.
 install_tools() {
@@ -116,6 +128,7 @@ install_tools() {
     exec 9>"$CACHE/.install.lock"
     flock 9
     ensure_java
+    ensure_chromium
     # The installs are independent and mostly wait on the network: run
     # them side by side (a cold install takes about half as long).
     local pids=() pid failed=0
@@ -126,6 +139,8 @@ install_tools() {
     install_venv "$CACHE/venv" "$COURIER_REQ_DIR/test.txt" &
     pids+=($!)
     install_venv "$CACHE/sam-venv" "$COURIER_REQ_DIR/sam.txt" &
+    pids+=($!)
+    install_venv "$CACHE/browser-venv" "$COURIER_REQ_DIR/browser.txt" &
     pids+=($!)
     for pid in "${pids[@]}"; do
         wait "$pid" || failed=1

@@ -1,26 +1,34 @@
-//! Courier's admin API (DESIGN §4): event types, endpoints and their
-//! secrets, the delivery log with resends and test events, and daily
-//! statistics, as an axum router that the Lambda, the local server and the
+//! Courier's API (DESIGN §4): event types, endpoints and their secrets, the
+//! delivery log with resends and test events, daily statistics, tenant API
+//! keys and portal sessions, and the embeddable webhooks panel at
+//! `/portal`, as an axum router that the Lambda, the local server and the
 //! tests all mount.
 //!
-//! Every route needs the admin bearer token; errors are RFC 9457 problems
-//! ([`problem`]); request bodies are JSON of at most 256 KiB with unknown
-//! fields refused ([`json`]). That HTTP edge lives in `courier-http`, shared
-//! with the intake function, and is re-exported here under the same names.
+//! Every route but the panel's static files needs a bearer credential: the
+//! admin token, a tenant API key or a portal token ([`access`], whose
+//! [`access::scope`] decides what each may call). Errors are RFC 9457
+//! problems ([`problem`]); request bodies are JSON of at most 256 KiB with
+//! unknown fields refused ([`json`]). That HTTP edge lives in
+//! `courier-http`, shared with the intake function, and is re-exported here
+//! under the same names.
 
 #![warn(missing_docs)]
 
+pub mod access;
+pub mod api_keys;
 pub mod deliveries;
 pub mod endpoints;
 pub mod event_types;
 pub mod model;
 pub mod openapi;
+pub mod portal;
+pub mod portal_sessions;
 pub mod resend;
 pub mod secrets;
 pub mod stats;
 pub mod test_events;
 
-pub use courier_http::{auth, finish, json, params, problem};
+pub use courier_http::{auth, json, params, problem};
 
 use std::sync::Arc;
 
@@ -28,10 +36,12 @@ use axum::Router;
 use courier::config::Settings;
 use courier::ports::{DeliveryQueue, Store};
 
+use crate::access::KeyUses;
 use crate::auth::AdminAuth;
+use crate::portal::PortalSettings;
 
 /// What the handlers share: storage, the delivery queue (for test events
-/// and resends), the deployment's settings and the admin token check.
+/// and resends), the deployment's settings and the credential checks.
 #[derive(Clone)]
 pub struct ApiState {
     /// All storage ports.
@@ -42,12 +52,40 @@ pub struct ApiState {
     pub settings: Settings,
     /// The admin token check.
     pub auth: AdminAuth,
+    /// The panel's settings.
+    pub portal: PortalSettings,
+    /// When each API key's use was last recorded.
+    pub key_uses: Arc<KeyUses>,
 }
 
-/// The complete admin API: [`routes`] finished by [`finish`].
+impl ApiState {
+    /// The state with the panel's default settings.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn DeliveryQueue>,
+        settings: Settings,
+        auth: AdminAuth,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            settings,
+            auth,
+            portal: PortalSettings::default(),
+            key_uses: Arc::default(),
+        }
+    }
+
+    /// The same state with the panel's `portal` settings.
+    pub fn with_portal(mut self, portal: PortalSettings) -> Self {
+        self.portal = portal;
+        self
+    }
+}
+
+/// The complete API: [`routes`] finished by [`finish`].
 pub fn router(state: ApiState) -> Router {
-    let auth = state.auth.clone();
-    finish(routes(state), auth)
+    finish(routes(state.clone()), state)
 }
 
 /// The API's routes with their state, without authentication or
@@ -62,5 +100,19 @@ pub fn routes(state: ApiState) -> Router {
         .merge(resend::routes())
         .merge(test_events::routes())
         .merge(stats::routes())
+        .merge(api_keys::routes())
+        .merge(portal_sessions::routes())
+        .merge(portal::routes())
         .with_state(state)
+}
+
+/// Adds what every route shares: problem answers for unknown paths and
+/// methods, the body limit, and the credential check with its scopes
+/// ([`access::require_credential`]), which runs first so nothing about the
+/// API is revealed without a credential.
+pub fn finish(routes: Router, state: ApiState) -> Router {
+    courier_http::with_fallbacks(routes).layer(axum::middleware::from_fn_with_state(
+        state,
+        access::require_credential,
+    ))
 }

@@ -8,6 +8,7 @@
 //! This file holds endpoints, secrets and the catalogue; the delivery log
 //! and the statistics have their own files.
 
+pub mod access;
 pub mod deliveries;
 pub mod stats;
 

@@ -1,9 +1,20 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and
 //! checked in as `functions/api/openapi.json` (a test keeps the two equal).
+//! Each operation's security schemes and its 403 come from
+//! [`crate::access::scope::check`], the same rule the middleware applies.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use axum::http::Method;
+use courier::ids::TenantId;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::access::scope::{self, Scope};
+use crate::model::access::{
+    ApiKeyList, ApiKeyView, CreateApiKey, CreatePortalSession, CreatedApiKey, CredentialKind,
+    CredentialView, PortalSessionCreated,
+};
 
 use crate::model::deliveries::{
     AttemptStatusDto, DeliveryDetail, DeliveryList, DeliveryQueued, DeliverySummary, ErrorClassDto,
@@ -20,6 +31,8 @@ use crate::problem::{PROBLEM_JSON, Problem};
 /// Name of the bearer security scheme in the document (also written out in
 /// the `security` attribute below, which takes only a literal).
 const BEARER: &str = "adminToken";
+/// Name of the tenant credential scheme (API keys and portal tokens).
+const TENANT_BEARER: &str = "tenantToken";
 
 /// Declares a reusable problem response, referenced from the paths as
 /// `response = crate::openapi::Name`.
@@ -40,7 +53,8 @@ macro_rules! problem_responses {
 
 problem_responses! {
     BadRequest => "The request cannot be understood: malformed JSON, a body that is not an object, or an invalid cursor.",
-    Unauthorized => "Missing or wrong `Authorization: Bearer <admin token>`.",
+    Unauthorized => "Missing, unknown, revoked or expired bearer credential.",
+    Forbidden => "The credential may not call this route: another tenant's path, a write with a read-only portal session, or a route only the admin token may call.",
     NotFound => "No such resource; an endpoint of another tenant is not found either.",
     Conflict => "The resource already exists, or kept changing while the request was applied.",
     ResendNotFound => "No such endpoint or delivery, or the delivery's event has expired and can no longer be resent.",
@@ -64,7 +78,8 @@ fn problem_response(description: &str) -> RefOr<Response> {
         .into()
 }
 
-/// Adds the bearer security scheme and requires it on every operation.
+/// Adds the two bearer schemes, and names on each operation the ones that
+/// may call it, as [`scope::check`] decides.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -76,11 +91,70 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The platform's admin token; the deployment stores its SHA-256 (ADMIN_TOKEN_SHA256).",
+                        "The platform's admin token; the deployment stores its SHA-256 (ADMIN_TOKEN_SHA256). It may call every route.",
                     ))
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            TENANT_BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A tenant API key (`ck_...`) or portal session token (`cpt_...`): the routes of its own tenant and reading the catalogue; a read-only portal session may only read.",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PATCH, &mut item.patch),
+                (Method::DELETE, &mut item.delete),
+                (Method::PUT, &mut item.put),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    secure(path, &method, operation);
+                }
+            }
+        }
+    }
+}
+
+/// Sets the operation's schemes, and its 403 when a tenant credential can
+/// be refused there.
+fn secure(path: &str, method: &Method, operation: &mut Operation) {
+    let own: TenantId = "t".parse().expect("a valid tenant id");
+    let tenant_path = path.contains("{tenantId}").then_some("t");
+    let writer = Scope::Tenant {
+        tenant: &own,
+        read_only: false,
+    };
+    let reader = Scope::Tenant {
+        tenant: &own,
+        read_only: true,
+    };
+    let tenant_may = scope::check(writer, method, Some(path), tenant_path).is_ok();
+    let mut security = vec![SecurityRequirement::new(BEARER, Vec::<String>::new())];
+    if tenant_may {
+        security.push(SecurityRequirement::new(
+            TENANT_BEARER,
+            Vec::<String>::new(),
+        ));
+    }
+    operation.security = Some(security);
+    let refusable = !tenant_may
+        || tenant_path.is_some()
+        || scope::check(reader, method, Some(path), tenant_path).is_err();
+    if refusable {
+        operation
+            .responses
+            .responses
+            .entry("403".into())
+            .or_insert_with(|| Ref::from_response_name("Forbidden").into());
     }
 }
 
@@ -89,7 +163,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Courier admin API",
-        description = "Endpoints, their signing secrets, delivery logs, resends, test events and statistics, and the event-type catalogue of Courier, a multi-tenant webhook delivery service. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
+        description = "Endpoints, their signing secrets, delivery logs, resends, test events and statistics, the event-type catalogue, tenant API keys and portal sessions of Courier, a multi-tenant webhook delivery service. The admin token may call every route; a tenant API key or portal token the routes of its own tenant and reading the catalogue. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
     ),
     paths(
         crate::event_types::list_event_types,
@@ -107,6 +181,11 @@ impl Modify for BearerAuth {
         crate::resend::resend_delivery,
         crate::test_events::send_test_event,
         crate::stats::endpoint_stats,
+        crate::api_keys::create_api_key,
+        crate::api_keys::list_api_keys,
+        crate::api_keys::revoke_api_key,
+        crate::portal_sessions::create_portal_session,
+        crate::portal_sessions::credential,
     ),
     components(
         schemas(
@@ -114,9 +193,11 @@ impl Modify for BearerAuth {
             PayloadFormatDto, DisabledReasonDto, SecretView, RotateSecret, EventTypeView,
             CreateEventType, EventTypeList, DeliverySummary, DeliveryDetail, DeliveryList,
             DeliveryQueued, SendTestEvent, TriggerDto, AttemptStatusDto, ErrorClassDto, EndpointStats, DayStats, StatsTotals, FailureCounts,
+            CreateApiKey, ApiKeyView, CreatedApiKey, ApiKeyList, CreatePortalSession,
+            PortalSessionCreated, CredentialKind, CredentialView,
         ),
         responses(
-            BadRequest, Unauthorized, NotFound, ResendNotFound, Conflict, EndpointDisabled, PayloadTooLarge,
+            BadRequest, Unauthorized, Forbidden, NotFound, ResendNotFound, Conflict, EndpointDisabled, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, Unavailable,
         ),
     ),
@@ -128,6 +209,8 @@ impl Modify for BearerAuth {
         (name = "secrets", description = "An endpoint's signing secret"),
         (name = "deliveries", description = "An endpoint's delivery log, resends and test events"),
         (name = "stats", description = "An endpoint's daily delivery statistics"),
+        (name = "api-keys", description = "A tenant's API keys, for its apps and integrations (admin token only)"),
+        (name = "portal", description = "Portal sessions for the embeddable webhooks panel at /portal, and the caller's own credential"),
     )
 )]
 pub struct ApiDoc;

@@ -1,12 +1,16 @@
-//! Delivery Lambda: wiring only. SQS batches in, batch item failures out.
+//! Delivery Lambda: wiring only. Two event sources: SQS batches of
+//! deliveries (batch item failures out), and the deliveries table's stream
+//! of new log entries, counted into statistics and endpoint counters.
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use courier::config::Settings;
 use courier::metrics::Metrics;
-use courier_delivery::{Deliverer, handle_sqs_event};
+use courier_delivery::{Deliverer, deadline_of, handle_sqs_event, handle_stream_event};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,13 +18,23 @@ async fn main() -> Result<(), Error> {
     let metrics = Metrics::from_env()?;
     let settings = Settings::from_env()?;
     let backend = courier_aws::AwsBackend::from_env().await?;
+    let disable_after = settings.disable_after_failures;
+    let store = backend.store.clone();
     let deliverer = Arc::new(Deliverer::new(backend.store, backend.queue, settings)?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let deliverer = deliverer.clone();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (deliverer, store) = (deliverer.clone(), store.clone());
         async move {
-            let response = handle_sqs_event(&deliverer, event.payload).await;
+            let deadline = deadline_of(event.context.deadline);
+            let source = event.payload["Records"][0]["eventSource"].as_str();
+            let response = if source == Some("aws:dynamodb") {
+                let records: StreamEvent = serde_json::from_value(event.payload)?;
+                serde_json::to_value(handle_stream_event(&*store, records, disable_after).await)?
+            } else {
+                let records: SqsEvent = serde_json::from_value(event.payload)?;
+                serde_json::to_value(handle_sqs_event(&deliverer, records, Some(deadline)).await)?
+            };
             metrics.flush();
-            Ok::<SqsBatchResponse, Error>(response)
+            Ok::<Value, Error>(response)
         }
     }))
     .await

@@ -4,7 +4,19 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use courier::message::ReceivedMessage;
 
+use tokio::time::Instant;
+
 use crate::Deliverer;
+
+/// The Lambda invocation's deadline (milliseconds since the epoch, from
+/// `Context::deadline`) on the monotonic clock.
+pub fn deadline_of(deadline_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
 
 /// Handles one SQS event as the event source mapping hands it over.
 ///
@@ -13,9 +25,13 @@ use crate::Deliverer;
 /// handed back whole, unhandled (an empty item identifier makes Lambda
 /// treat the whole batch as failed): its messages come back and, if the
 /// record stays unnamed, reach the dead-letter queue by the redrive policy.
-pub async fn handle_sqs_event(deliverer: &Deliverer, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle_sqs_event(
+    deliverer: &Deliverer,
+    event: SqsEvent,
+    deadline: Option<Instant>,
+) -> SqsBatchResponse {
     match received_messages(event) {
-        Some(messages) => batch_response(deliverer.handle_batch(messages).await),
+        Some(messages) => batch_response(deliverer.handle_batch_until(messages, deadline).await),
         None => {
             tracing::error!("SQS record without a message id: the whole batch is returned");
             whole_batch_failure()
@@ -97,7 +113,8 @@ mod tests {
             courier::embedded::QueueSettings::default(),
         ));
         let deliverer = Deliverer::new(store, queue, courier::config::Settings::default()).unwrap();
-        let response = serde_json::to_value(handle_sqs_event(&deliverer, records).await).unwrap();
+        let response =
+            serde_json::to_value(handle_sqs_event(&deliverer, records, None).await).unwrap();
         // Lambda reads an empty identifier as "the whole batch failed": nothing
         // of it is deleted, so the unnamed record is not lost.
         assert_eq!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use courier::config::Settings;
 use courier::embedded::EmbeddedStore;
 use courier::message::{DeliveryMessage, ReceivedMessage, Trigger};
-use courier::ports::{DeliveryLog, DeliveryProgress, EndpointStore, MessageProgress};
+use courier::ports::{DeliveryLog, EndpointStore};
 use courier_delivery::Deliverer;
 use courier_testkit::{Receiver, RecordingQueue, Reply};
 use time::OffsetDateTime;
@@ -50,21 +50,22 @@ async fn failing_delivery() -> (
     )
 }
 
-/// Plays the wait for a retry: marks the next attempt as due now, as it is
-/// when SQS hands the message out again after the visibility timeout.
+/// Plays the wait for a retry: makes the latest logged attempt's retry due
+/// now, as it is when SQS hands the message out again after the visibility
+/// timeout.
 async fn retry_is_due(store: &EmbeddedStore, message: &DeliveryMessage, attempts: u32) {
-    let due_now = MessageProgress {
-        attempts,
-        done: false,
-        next_attempt_at: None,
-    };
-    let expires = OffsetDateTime::now_utc() + time::Duration::days(7);
-    assert!(
-        store
-            .advance_progress(message.message_id, attempts, due_now, expires)
-            .await
-            .unwrap()
-    );
+    let log = log_of(store, message).await;
+    let mut latest = log
+        .into_iter()
+        .max_by_key(|e| e.attempt)
+        .expect("an attempt");
+    assert_eq!(latest.attempt, attempts);
+    // As if it had been made that much earlier: every time moves back.
+    let early = latest.next_attempt_at.expect("a retry is scheduled") - OffsetDateTime::now_utc();
+    latest.created_at -= early;
+    latest.expires_at -= early;
+    latest.next_attempt_at = latest.next_attempt_at.map(|t| t - early);
+    store.record_attempts(&[latest]).await.unwrap();
 }
 
 #[tokio::test]
@@ -95,12 +96,22 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
         ]
     );
     assert_eq!(receiver.requests().len(), 3);
-    // Log entries live for the default retention of 7 days.
-    let log = log_of(&store, &message).await;
+    // Log entries live for the default retention of 7 days, a failed one
+    // also for the rest of its chain (it numbers the later attempts).
+    let mut log = log_of(&store, &message).await;
     assert_eq!(log.len(), 3);
-    for entry in &log {
-        assert_eq!(entry.expires_at - entry.created_at, time::Duration::days(7));
-    }
+    // Newest first; the test makes retries due within the same millisecond.
+    log.sort_by_key(|e| std::cmp::Reverse(e.attempt));
+    let kept: Vec<time::Duration> = log.iter().map(|e| e.expires_at - e.created_at).collect();
+    let week = time::Duration::days(7);
+    assert_eq!(
+        kept,
+        [
+            week,
+            week + time::Duration::seconds(600),
+            week + time::Duration::seconds(660)
+        ]
+    );
     // Newest first: the final attempt, then the retries due 600 s and 60 s
     // after their failures.
     let due: Vec<Option<time::Duration>> = log

@@ -36,7 +36,7 @@ pub async fn a_format_1_message_is_delivered_by_this_release(b: &dyn TestBackend
     let _ = h.store.delete_endpoint(&ep.tenant_id, ep.id).await;
     h.store.create_endpoint(&ep).await.unwrap();
 
-    let response = courier_delivery::handle_sqs_event(&h.deliverer, event).await;
+    let response = courier_delivery::handle_sqs_event(&h.deliverer, event, None).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "delivered and acknowledged: {:?}",

@@ -11,6 +11,8 @@
 //!  EventSourceMapping: ReceiveMessage (moto) → Invoke delivery → DeleteMessage for
 //!  every record not named in batchItemFailures (the rest come back when their
 //!  visibility timeout, set by the binary, runs out)
+//!  StreamMapping: GetRecords (the deliveries table's stream) → Invoke delivery,
+//!  which counts the new log entries into statistics and endpoint counters
 //! ```
 //!
 //! [`Stack::start`] builds all of it for one test (tables and queue of its
@@ -21,10 +23,12 @@ mod mapping;
 mod process;
 mod sqs_stand_in;
 mod stack;
+mod stream_mapping;
 mod watch;
 
 pub use binaries::{Binaries, binaries, workspace_root};
 pub use mapping::{Batch, EventSourceMapping, Record, to_delete};
 pub use sqs_stand_in::SqsStandIn;
 pub use stack::{ADMIN_TOKEN, QUEUE_VISIBILITY, Stack};
+pub use stream_mapping::StreamMapping;
 pub use watch::{FunctionError, Watch};

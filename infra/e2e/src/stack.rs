@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::binaries::binaries;
 use crate::mapping::EventSourceMapping;
+use crate::stream_mapping::StreamMapping;
 use crate::watch::Watch;
 
 /// The admin token the functions accept: the one the samples in `events/`
@@ -35,6 +36,8 @@ pub struct Stack {
     http: reqwest::Client,
     /// The intake's environment, to start it again after a kill.
     intake_env: Vec<(String, String)>,
+    /// The deliveries table's stream, to `delivery`.
+    stream: StreamMapping,
 }
 
 impl Stack {
@@ -106,7 +109,14 @@ impl Stack {
                 .build()
                 .expect("an HTTP client"),
             intake_env: intake,
+            stream: StreamMapping::new(&deliveries_table, "delivery"),
         }
+    }
+
+    /// Has `delivery` count what was logged so far, as the stream's event
+    /// source mapping would by now; returns the records handed over.
+    pub async fn count_logged(&self) -> usize {
+        self.stream.pump(&self.watch).await
     }
 
     /// Kills the intake function's process (SIGKILL) and starts a new one

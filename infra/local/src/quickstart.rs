@@ -4,6 +4,9 @@
 
 /// Port the quickstart's receiver listens on.
 pub const RECEIVER_PORT: u16 = 4000;
+/// The tenant the quickstart creates its endpoint for, whose panel the
+/// server links to.
+pub const TENANT: &str = "store_1";
 
 /// The quickstart as a bash script: an event type, an endpoint, a receiver
 /// that fails the first delivery, an event, and the delivery log.

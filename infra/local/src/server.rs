@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use courier::config::Settings;
+use courier::credentials::{BearerSecret, CredentialStore, MAX_PORTAL_SESSION, PortalSession};
 use courier::embedded::{Consumer, EmbeddedQueue, EmbeddedStore, QueueSettings};
 use courier::event_type::EventType;
 use courier::ports::{EventTypeStore, StoreError};
 use courier_api::ApiState;
 use courier_api::auth::AdminAuth;
+use courier_api::portal::{PortalSettings, session_url};
 use courier_delivery::Deliverer;
 use courier_intake::Intake;
 use rand::RngCore;
@@ -58,6 +60,7 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let auth = AdminAuth::from_token(&token);
+    let portal = PortalSettings::from_env()?;
 
     let store = Arc::new(EmbeddedStore::new());
     let queue = Arc::new(EmbeddedQueue::new(QueueSettings {
@@ -72,15 +75,12 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         queue.clone(),
         settings.clone(),
     )?);
-    let api = ApiState {
-        store: store.clone(),
-        queue: queue.clone(),
-        settings: settings.clone(),
-        auth: auth.clone(),
-    };
+    let api = ApiState::new(store.clone(), queue.clone(), settings.clone(), auth)
+        .with_portal(portal.clone());
     let app = courier_api::finish(
-        courier_api::routes(api).merge(courier_intake::routes(intake, settings.max_payload_bytes)),
-        auth,
+        courier_api::routes(api.clone())
+            .merge(courier_intake::routes(intake, settings.max_payload_bytes)),
+        api,
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -95,7 +95,9 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen} (LISTEN_ADDR): {e}"))?;
-    print_banner(listener.local_addr()?, &token, generated, &settings);
+    let addr = listener.local_addr()?;
+    let portal_url = demo_portal(store.as_ref(), &portal, addr).await?;
+    print_banner(addr, &token, generated, &settings, &portal_url);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             shutdown_signal().await;
@@ -122,7 +124,39 @@ async fn seed(store: &EmbeddedStore) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn print_banner(addr: SocketAddr, token: &str, generated: bool, settings: &Settings) {
+/// A portal session of the quickstart's tenant, so the panel is one click
+/// away; the longest a session may last, since the data lives only as long
+/// as the process.
+async fn demo_portal(
+    store: &EmbeddedStore,
+    portal: &PortalSettings,
+    addr: SocketAddr,
+) -> Result<String, StoreError> {
+    let now = OffsetDateTime::now_utc();
+    let session = PortalSession {
+        tenant_id: quickstart::TENANT
+            .parse()
+            .map_err(|e: courier::ids::IdError| StoreError::Unavailable(e.0))?,
+        read_only: false,
+        created_at: now,
+        expires_at: now + MAX_PORTAL_SESSION,
+    };
+    let token = BearerSecret::portal_token();
+    store.create_portal_session(&session, &token.hash()).await?;
+    let mut headers = axum::http::HeaderMap::new();
+    if let Ok(host) = addr.to_string().parse() {
+        headers.insert(axum::http::header::HOST, host);
+    }
+    Ok(session_url(portal, &headers, token.expose()))
+}
+
+fn print_banner(
+    addr: SocketAddr,
+    token: &str,
+    generated: bool,
+    settings: &Settings,
+    portal_url: &str,
+) {
     let base = format!("http://{addr}");
     let origin = if generated {
         "generated; set ADMIN_TOKEN to choose one"
@@ -134,6 +168,7 @@ fn print_banner(addr: SocketAddr, token: &str, generated: bool, settings: &Setti
         r#"
 Courier is running on {base}  (embedded storage and queue; data lives in memory)
   admin token ({origin}): {token}
+  webhooks panel of tenant {tenant} (7 days): {portal_url}
   retry schedule: {schedule} s · timeout: {timeout} ms · disable after {disable} failures · private targets allowed: {private}
   (RETRY_SCHEDULE=5,30 shows retries sooner; README.md lists every variable)
 
@@ -146,6 +181,7 @@ Ctrl-C stops the server.
         timeout = settings.delivery_timeout.as_millis(),
         disable = settings.disable_after_failures,
         private = settings.allow_private_targets,
+        tenant = quickstart::TENANT,
     );
 }
 

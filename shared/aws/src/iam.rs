@@ -162,6 +162,16 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         &["dynamodb:BatchWriteItem"],
     ),
     grant(
+        "DeliveryLog::record_attempt",
+        DeliveriesTable,
+        &["dynamodb:PutItem"],
+    ),
+    grant(
+        "DeliveryLog::find_attempt",
+        DeliveriesTable,
+        &["dynamodb:GetItem"],
+    ),
+    grant(
         "DeliveryLog::delivery",
         DeliveriesTable,
         &["dynamodb:GetItem"],
@@ -171,16 +181,21 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         DeliveriesTable,
         &["dynamodb:Query"],
     ),
-    // progress.rs
+    // accounting.rs: statistics on one table, the endpoint's counter (and
+    // its disabling, as record_outcome) on the other.
     grant(
-        "DeliveryProgress::progress",
+        "StreamAccounting::count_entries",
         DeliveriesTable,
-        &["dynamodb:GetItem"],
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
     ),
     grant(
-        "DeliveryProgress::advance_progress",
-        DeliveriesTable,
-        &["dynamodb:PutItem"],
+        "StreamAccounting::count_entries",
+        EndpointsTable,
+        &[
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+        ],
     ),
     // stats.rs
     grant(
@@ -193,6 +208,42 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         DeliveriesTable,
         &["dynamodb:Query"],
     ),
+    // credentials.rs: a key's two items change together in one transaction.
+    grant(
+        "CredentialStore::create_api_key",
+        EndpointsTable,
+        &["dynamodb:PutItem"],
+    ),
+    grant(
+        "CredentialStore::api_keys",
+        EndpointsTable,
+        &["dynamodb:Query"],
+    ),
+    grant(
+        "CredentialStore::api_key_by_hash",
+        EndpointsTable,
+        &["dynamodb:GetItem"],
+    ),
+    grant(
+        "CredentialStore::touch_api_key",
+        EndpointsTable,
+        &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    ),
+    grant(
+        "CredentialStore::revoke_api_key",
+        EndpointsTable,
+        &["dynamodb:GetItem", "dynamodb:DeleteItem"],
+    ),
+    grant(
+        "CredentialStore::create_portal_session",
+        DeliveriesTable,
+        &["dynamodb:PutItem"],
+    ),
+    grant(
+        "CredentialStore::portal_session",
+        DeliveriesTable,
+        &["dynamodb:GetItem"],
+    ),
     // sqs.rs
     grant(
         "DeliveryQueue::enqueue",
@@ -204,6 +255,15 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         DeliveryQueue,
         &["sqs:ChangeMessageVisibility"],
     ),
+];
+
+/// What Lambda's DynamoDB stream event source mapping needs from the role
+/// of the function it invokes, on the deliveries table's stream.
+pub const STREAM_EVENT_SOURCE_ACTIONS: &[&str] = &[
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
 ];
 
 /// What Lambda's SQS event source mapping needs from the role of the

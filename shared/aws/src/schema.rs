@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -26,8 +26,9 @@ pub const PARTITION_KEY: &str = "pk";
 pub const SORT_KEY: &str = "sk";
 /// TTL attribute of the deliveries table: unix seconds (a number).
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
-/// Receives after which SQS moves a delivery message to the dead-letter queue.
-pub const MAX_RECEIVE_COUNT: u32 = 10;
+/// Receives after which SQS moves a delivery message to the dead-letter
+/// queue: [`courier::policy::MAX_RECEIVES`].
+pub const MAX_RECEIVE_COUNT: u32 = courier::policy::MAX_RECEIVES;
 
 /// Logical ids of the resources in `template.yaml`.
 pub mod logical_ids {
@@ -50,6 +51,9 @@ pub struct TableSpec {
     pub ttl_attribute: Option<&'static str>,
     /// Point-in-time recovery in production (endpoints cannot be re-derived).
     pub point_in_time_recovery: bool,
+    /// The stream's view type, when the table has a stream (the deliveries
+    /// table's carries new log entries to be counted).
+    pub stream_view: Option<&'static str>,
 }
 
 /// Endpoints, their subscription index and the event-type catalogue.
@@ -57,13 +61,15 @@ pub const ENDPOINTS_TABLE: TableSpec = TableSpec {
     key_schema: [(PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE")],
     ttl_attribute: None,
     point_in_time_recovery: true,
+    stream_view: None,
 };
 
-/// Events, delivery log, delivery progress and statistics: all expiring.
+/// Events, the delivery log and statistics: all expiring.
 pub const DELIVERIES_TABLE: TableSpec = TableSpec {
     key_schema: [(PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE")],
     ttl_attribute: Some(TTL_ATTRIBUTE),
     point_in_time_recovery: false,
+    stream_view: Some("NEW_IMAGE"),
 };
 
 /// Why a resource could not be created.
@@ -115,6 +121,15 @@ pub async fn create_table(
                     .build()
                     .map_err(|e| schema_error(name, e))?,
             );
+    }
+    if let Some(view) = spec.stream_view {
+        create = create.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
+                .build()
+                .map_err(|e| schema_error(name, e))?,
+        );
     }
     create
         .send()

@@ -102,6 +102,12 @@ fn check_table(template: &Value, logical_id: &str, spec: &TableSpec) {
             "{logical_id} must not expire items"
         ),
     }
+    let stream = &props["StreamSpecification"]["StreamViewType"];
+    assert_eq!(
+        stream.as_str(),
+        spec.stream_view,
+        "{logical_id} StreamSpecification"
+    );
     if spec.point_in_time_recovery {
         let pitr = &props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"];
         assert!(

@@ -9,7 +9,9 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use courier_aws::iam::{REQUIRED_ACTIONS, Resource, SQS_EVENT_SOURCE_ACTIONS};
+use courier_aws::iam::{
+    REQUIRED_ACTIONS, Resource, SQS_EVENT_SOURCE_ACTIONS, STREAM_EVENT_SOURCE_ACTIONS,
+};
 use serde_yaml::Value;
 use support::{
     Code, calls, function_property, functions, names_after, one_or_many, read, referenced_id,
@@ -331,6 +333,15 @@ fn each_role_allows_exactly_what_its_function_calls() {
                         .map(|a| (queue.clone(), (*a).to_owned())),
                 );
             }
+            if event["Type"].as_str() == Some("DynamoDB") {
+                let table = referenced_id(&event["Properties"]["Stream"])
+                    .unwrap_or_else(|| panic!("{id}: event {name:?} names no table of the stack"));
+                required.extend(
+                    STREAM_EVENT_SOURCE_ACTIONS
+                        .iter()
+                        .map(|a| (table.clone(), (*a).to_owned())),
+                );
+            }
         }
         let granted = role_grants(&t, &role_id, &log_group);
         let missing: Vec<_> = required.difference(&granted).collect();
@@ -355,7 +366,8 @@ fn the_source_scan_sees_the_calls_it_must() {
     let called = port_methods_called("functions/delivery");
     for m in [
         "EndpointStore::endpoint",
-        "DeliveryProgress::advance_progress",
+        "DeliveryLog::record_attempt",
+        "StreamAccounting::count_entries",
         "DeliveryQueue::retry_after",
     ] {
         assert!(

@@ -58,6 +58,7 @@ fn variables_read(crate_dir: &str) -> BTreeSet<String> {
         match reader.as_str() {
             "Settings" => vars.extend(env_names_in("shared/core/src/config.rs")),
             "AdminAuth" => vars.extend(env_names_in("shared/http/src/auth.rs")),
+            "PortalSettings" => vars.extend(env_names_in("functions/api/src/portal/settings.rs")),
             "AwsBackend" => vars.extend(
                 [
                     ENV_ENDPOINTS_TABLE,

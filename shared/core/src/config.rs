@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::event::DEFAULT_MAX_PAYLOAD_BYTES;
-use crate::policy::RetrySchedule;
+use crate::schedule::RetrySchedule;
 
 /// A setting that could not be read; names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -206,11 +206,54 @@ impl MessageId {
     }
 }
 
+impl DeliveryId {
+    /// The id of attempt number `attempt` of delivery `message`, scheduled
+    /// for `due` (attempt 1: the message id's own time). Every copy of the
+    /// message computes the same id, so the log entry under it is the
+    /// attempt's claim: a second copy's write of it fails. The time part is
+    /// `due`, so the log still sorts by when attempts were made; the 80
+    /// random bits are the start of a SHA-256 over the message and number.
+    pub fn for_attempt(message: MessageId, attempt: u32, due: time::OffsetDateTime) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{message}\n{attempt}"));
+        let mut random = [0u8; 16];
+        random[6..].copy_from_slice(&digest[..10]);
+        let millis = (due.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        Self(Ulid::from_parts(millis, u128::from_be_bytes(random)))
+    }
+}
+
+impl MessageId {
+    /// When the delivery was created: the time part of its ULID.
+    pub fn created_at(&self) -> time::OffsetDateTime {
+        let millis = i128::from(self.0.timestamp_ms());
+        time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::message::Trigger;
     use time::macros::datetime;
+
+    #[test]
+    fn attempt_ids_are_the_same_for_every_copy_and_sort_by_due_time() {
+        let m = MessageId::generate();
+        let at = datetime!(2026-04-23 14:22:11.823 UTC);
+        let first = DeliveryId::for_attempt(m, 1, m.created_at());
+        assert_eq!(first, DeliveryId::for_attempt(m, 1, m.created_at()));
+        assert_eq!(first.ulid().timestamp_ms(), m.ulid().timestamp_ms());
+        assert_ne!(first, DeliveryId::for_attempt(m, 2, m.created_at()));
+        assert_ne!(
+            first,
+            DeliveryId::for_attempt(MessageId::generate(), 1, m.created_at())
+        );
+        let retry = DeliveryId::for_attempt(m, 2, at);
+        assert_eq!(retry.ulid().timestamp_ms(), 1_776_954_131_823);
+        assert!(DeliveryId::for_attempt(m, 3, at + time::Duration::seconds(1)) > retry);
+    }
 
     #[test]
     fn delivery_ids_depend_on_every_input_and_nothing_else() {

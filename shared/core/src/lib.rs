@@ -5,6 +5,7 @@
 
 pub mod attempt;
 pub mod config;
+pub mod credentials;
 pub mod embedded;
 pub mod endpoint;
 pub mod event;
@@ -16,5 +17,6 @@ pub mod net;
 pub mod paging;
 pub mod policy;
 pub mod ports;
+pub mod schedule;
 pub mod signing;
 pub mod stats;

@@ -2,6 +2,18 @@
 //! functions over plain data; the Lambda handler and the local server only
 //! gather the inputs and carry out the decision.
 //!
+//! Before an attempt, the delivery's chain in the log says where it stands
+//! ([`after_entry`], walked from the first attempt):
+//!
+//! | latest logged attempt of the delivery | step                                    |
+//! |---------------------------------------|-----------------------------------------|
+//! | none                                  | make attempt 1                          |
+//! | succeeded, skipped, or failed for good| `Done` (ack without sending)            |
+//! | failed, retry due within 1 s          | make the next attempt                   |
+//! | failed, retry due later               | `NotYet` (put back until it is due)     |
+//!
+//! Then, for the attempt:
+//!
 //! | endpoint          | trigger    | response         | attempts left | decision                          |
 //! |-------------------|------------|------------------|---------------|-----------------------------------|
 //! | deleted           | any        | –                | –             | `Skip` (log `skipped`, ack)       |
@@ -13,96 +25,151 @@
 //! | enabled           | any        | other failure    | no            | `GiveUp` (status `failed`, ack)   |
 //!
 //! Every failed attempt also adds one to the endpoint's consecutive-failure
-//! counter; the store disables the endpoint atomically when it reaches
-//! `DISABLE_AFTER_FAILURES`.
+//! counter and a success sets it to 0 ([`fold_outcome`]); the endpoint is
+//! disabled when the counter reaches `DISABLE_AFTER_FAILURES` or the
+//! receiver answered 410 ([`disable_reason`]). A store or queue fault
+//! spends no attempt: the message comes back after [`fault_backoff`].
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-use crate::attempt::ErrorClass;
+use time::OffsetDateTime;
+
+use crate::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
 use crate::endpoint::{DisabledReason, Endpoint};
+use crate::ports::EndpointOutcome;
+
 use crate::message::Trigger;
+pub use crate::schedule::{MAX_RETRIES, MAX_RETRY_DELAY, RetrySchedule};
 
-/// Delays before each retry. The default `60,600` means: the original
-/// attempt, a retry about a minute after it failed (most outages are a
-/// deploy or a restart), and a last one ten minutes after that; then the
-/// delivery is failed and can be resent by hand. Each delay must fit SQS's
-/// 12-hour visibility limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetrySchedule(Vec<Duration>);
+/// A retry due this close is made now rather than waited for: SQS
+/// visibility is counted in whole seconds.
+pub const EARLY_TOLERANCE: Duration = Duration::from_secs(1);
 
-/// Most retries a schedule may have: every attempt is one receive of the
-/// SQS message, and the queue's redrive policy moves a message to the
-/// dead-letter queue after 10 receives, leaving room for a redelivery or two.
-pub const MAX_RETRIES: usize = 8;
-
-/// The longest retry delay SQS can express with a visibility timeout.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
-
-impl Default for RetrySchedule {
-    fn default() -> Self {
-        Self(vec![Duration::from_secs(60), Duration::from_secs(600)])
-    }
+/// Where a delivery stands after one of its logged attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Nothing more to do: acknowledge without sending.
+    Done,
+    /// The next attempt is due in this long: put the message back.
+    NotYet(Duration),
+    /// Attempt number `attempt` is due (scheduled for `due`): look it up in
+    /// the log, and make it if it is not there.
+    Continue {
+        /// Its number.
+        attempt: u32,
+        /// When it was scheduled; part of its delivery id.
+        due: OffsetDateTime,
+    },
 }
 
-impl RetrySchedule {
-    /// A schedule from explicit delays.
-    pub fn new(delays: Vec<Duration>) -> Self {
-        Self(delays)
-    }
-
-    /// Attempts a delivery gets in total: one more than the retries.
-    pub fn max_attempts(&self) -> u32 {
-        self.0.len() as u32 + 1
-    }
-
-    /// The wait after failed attempt number `attempt` (1-based), or `None`
-    /// when it was the last.
-    pub fn delay_after(&self, attempt: u32) -> Option<Duration> {
-        self.0.get(attempt.checked_sub(1)? as usize).copied()
-    }
-
-    /// The delays.
-    pub fn delays(&self) -> &[Duration] {
-        &self.0
-    }
-}
-
-impl FromStr for RetrySchedule {
-    type Err = String;
-    /// Parses comma-separated seconds, e.g. `60,600`; empty means no retries.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut delays = Vec::new();
-        if s.trim().is_empty() {
-            return Ok(Self(delays));
-        }
-        for part in s.split(',').map(str::trim) {
-            if part.is_empty() {
-                return Err("an empty delay between commas".into());
+/// The step after `entry`, the latest attempt found in a delivery's chain.
+pub fn after_entry(entry: &DeliveryAttempt, now: OffsetDateTime, max_attempts: u32) -> NextStep {
+    match entry.next_attempt_at {
+        Some(due) if entry.status == AttemptStatus::Failed && entry.attempt < max_attempts => {
+            let wait = due - now;
+            if wait > EARLY_TOLERANCE {
+                NextStep::NotYet(wait.unsigned_abs())
+            } else {
+                NextStep::Continue {
+                    attempt: entry.attempt + 1,
+                    due,
+                }
             }
-            let secs: u64 = part
-                .parse()
-                .map_err(|_| format!("'{part}' is not a whole number of seconds"))?;
-            let delay = Duration::from_secs(secs);
-            if delay > MAX_RETRY_DELAY {
-                return Err(format!(
-                    "{secs} s is longer than SQS's 12-hour visibility limit"
-                ));
-            }
-            delays.push(delay);
         }
-        if delays.len() > MAX_RETRIES {
-            return Err(format!("at most {MAX_RETRIES} retries"));
-        }
-        Ok(Self(delays))
+        _ => NextStep::Done,
     }
 }
 
-impl fmt::Display for RetrySchedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|d| d.as_secs().to_string()).collect();
-        f.write_str(&parts.join(","))
+/// The longest visibility SQS accepts, counted from the receive.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// The visibility that makes a message come back after `delay`, given it
+/// was received `since_receive` ago: SQS refuses a visibility that ends more
+/// than 12 hours after the receive, so a longer wait is cut there (the copy
+/// then comes back early and is put back for the rest, see [`after_entry`]).
+pub fn visibility_for(delay: Duration, since_receive: Duration) -> Duration {
+    let room = MAX_VISIBILITY.saturating_sub(since_receive + Duration::from_secs(1));
+    delay.min(room)
+}
+
+/// Receives after which the queue gives a message up to its dead-letter
+/// queue (the SQS redrive policy; the embedded queue does the same).
+/// Attempts are counted in the delivery log, not here: this bounds receives
+/// that made no attempt — about a day of store faults at
+/// [`fault_backoff`]'s pace — and an unparseable message leaves within
+/// seconds, being put back at once each time.
+pub const MAX_RECEIVES: u32 = 100;
+
+/// The longest wait after a fault: SQS's largest message delay, so a long
+/// store outage costs four receives an hour.
+pub const MAX_FAULT_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+/// The first wait after a fault, in production ([`fault_backoff`]'s unit;
+/// tests scale it down).
+pub const FAULT_BACKOFF_UNIT: Duration = Duration::from_secs(1);
+
+/// How long a message waits after a store or queue fault, on its
+/// `receive_count`-th receive: 1, 2, 4 … units, up to 900 units (with the
+/// production unit of 1 s: up to [`MAX_FAULT_BACKOFF`]). A throttle clears
+/// in seconds; an outage costs few receives, so the redrive policy
+/// ([`MAX_RECEIVES`]) is reached only after about a day of it.
+pub fn fault_backoff(receive_count: u32, unit: Duration) -> Duration {
+    let exponent = receive_count.saturating_sub(1).min(20);
+    let cap = MAX_FAULT_BACKOFF.as_secs() as u32;
+    unit * (1u32 << exponent).min(cap)
+}
+
+/// Folds one endpoint's attempts, oldest first, into one counter update.
+pub fn fold_outcome(results: &[(OffsetDateTime, AttemptResult)]) -> Option<EndpointOutcome> {
+    let last = results.last()?.0;
+    let mut outcome = EndpointOutcome {
+        succeeded: false,
+        failures: 0,
+        gone: false,
+        attempted_at: last,
+    };
+    for (_, result) in results {
+        match result {
+            AttemptResult::Delivered => {
+                outcome.succeeded = true;
+                outcome.failures = 0;
+            }
+            AttemptResult::Gone => {
+                outcome.gone = true;
+                outcome.failures += 1;
+            }
+            AttemptResult::Failed(_) => outcome.failures += 1,
+        }
+    }
+    Some(outcome)
+}
+
+/// What a logged entry counts as for the endpoint; `None` for a skipped one
+/// (nothing was sent).
+pub fn result_of(entry: &DeliveryAttempt) -> Option<AttemptResult> {
+    match entry.status {
+        AttemptStatus::Skipped => None,
+        AttemptStatus::Succeeded => Some(AttemptResult::Delivered),
+        AttemptStatus::Failed if entry.http_status == Some(410) => Some(AttemptResult::Gone),
+        AttemptStatus::Failed => Some(AttemptResult::Failed(
+            entry.error_class.unwrap_or(ErrorClass::Connection),
+        )),
+    }
+}
+
+/// Why an enabled endpoint must be disabled now: the receiver said
+/// `410 Gone`, or the counter reached the threshold.
+pub fn disable_reason(
+    consecutive_failures: u32,
+    disable_after: u32,
+    gone: bool,
+) -> Option<DisabledReason> {
+    if gone {
+        Some(DisabledReason::Gone)
+    } else if consecutive_failures >= disable_after {
+        Some(DisabledReason::ConsecutiveFailures)
+    } else {
+        None
     }
 }
 
@@ -197,28 +264,6 @@ mod tests {
     }
 
     #[test]
-    fn default_schedule_is_one_minute_then_ten_minutes() {
-        let s = RetrySchedule::default();
-        assert_eq!(s.max_attempts(), 3);
-        assert_eq!(s.delay_after(1), Some(Duration::from_secs(60)));
-        assert_eq!(s.delay_after(2), Some(Duration::from_secs(600)));
-        assert_eq!(s.delay_after(3), None);
-        assert_eq!(s.to_string(), "60,600");
-        assert_eq!("60,600".parse::<RetrySchedule>().unwrap(), s);
-    }
-
-    #[test]
-    fn schedule_parsing_rejects_nonsense() {
-        assert!("a".parse::<RetrySchedule>().is_err());
-        assert!("-1".parse::<RetrySchedule>().is_err());
-        assert!("43201".parse::<RetrySchedule>().is_err());
-        assert_eq!("".parse::<RetrySchedule>().unwrap().max_attempts(), 1);
-        assert_eq!(" 1, 2 ".parse::<RetrySchedule>().unwrap().delays().len(), 2);
-        assert!("60,,600".parse::<RetrySchedule>().is_err());
-        assert!("60,".parse::<RetrySchedule>().is_err());
-    }
-
-    #[test]
     fn deleted_and_disabled_endpoints_are_skipped_except_for_tests() {
         assert_eq!(
             check_send(None, Trigger::Event),
@@ -295,6 +340,176 @@ mod tests {
         assert_eq!(
             AttemptResult::of_status(101),
             AttemptResult::Failed(ErrorClass::Connection)
+        );
+    }
+
+    fn logged(
+        attempt: u32,
+        status: AttemptStatus,
+        next: Option<OffsetDateTime>,
+    ) -> DeliveryAttempt {
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        DeliveryAttempt {
+            id: crate::ids::DeliveryId::generate(),
+            tenant_id: "t".parse().unwrap(),
+            endpoint_id: crate::ids::EndpointId::generate(),
+            event_id: "evt_1".parse().unwrap(),
+            event_type: "a.b".parse().unwrap(),
+            message_id: crate::ids::MessageId::generate(),
+            attempt,
+            trigger: Trigger::Event,
+            status,
+            url: "https://example.com".into(),
+            http_status: None,
+            response_time_ms: None,
+            error_class: None,
+            error: None,
+            response_body: None,
+            request_headers: vec![],
+            created_at: at,
+            next_attempt_at: next,
+            expires_at: at,
+        }
+    }
+
+    #[test]
+    fn a_chain_ends_at_a_success_a_skip_or_its_last_attempt() {
+        let now = OffsetDateTime::now_utc();
+        let max = RetrySchedule::default().max_attempts();
+        for status in [AttemptStatus::Succeeded, AttemptStatus::Skipped] {
+            assert_eq!(
+                after_entry(&logged(1, status, None), now, max),
+                NextStep::Done
+            );
+        }
+        assert_eq!(
+            after_entry(&logged(3, AttemptStatus::Failed, None), now, max),
+            NextStep::Done
+        );
+        // A retry beyond the schedule (a longer schedule before a deploy) is not made.
+        assert_eq!(
+            after_entry(&logged(3, AttemptStatus::Failed, Some(now)), now, max),
+            NextStep::Done
+        );
+    }
+
+    #[test]
+    fn a_retry_is_made_when_due_and_waited_for_otherwise() {
+        let now = OffsetDateTime::now_utc();
+        let due_soon = now + time::Duration::milliseconds(900);
+        assert_eq!(
+            after_entry(&logged(1, AttemptStatus::Failed, Some(due_soon)), now, 3),
+            NextStep::Continue {
+                attempt: 2,
+                due: due_soon
+            }
+        );
+        let later = now + time::Duration::seconds(60);
+        assert_eq!(
+            after_entry(&logged(1, AttemptStatus::Failed, Some(later)), now, 3),
+            NextStep::NotYet(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn a_visibility_never_ends_past_twelve_hours_after_the_receive() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            visibility_for(Duration::from_secs(60), Duration::ZERO),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            visibility_for(12 * hour, Duration::from_secs(5)),
+            12 * hour - Duration::from_secs(6)
+        );
+        assert_eq!(visibility_for(hour, 13 * hour), Duration::ZERO);
+    }
+
+    #[test]
+    fn faults_back_off_from_a_second_to_fifteen_minutes() {
+        assert_eq!(fault_backoff(0, FAULT_BACKOFF_UNIT), Duration::from_secs(1));
+        assert_eq!(fault_backoff(1, FAULT_BACKOFF_UNIT), Duration::from_secs(1));
+        assert_eq!(fault_backoff(2, FAULT_BACKOFF_UNIT), Duration::from_secs(2));
+        assert_eq!(
+            fault_backoff(10, FAULT_BACKOFF_UNIT),
+            Duration::from_secs(512)
+        );
+        assert_eq!(fault_backoff(11, FAULT_BACKOFF_UNIT), MAX_FAULT_BACKOFF);
+        assert_eq!(
+            fault_backoff(u32::MAX, FAULT_BACKOFF_UNIT),
+            MAX_FAULT_BACKOFF
+        );
+        // An hour of outage costs a handful of the redrive policy's 100 receives;
+        // a day of it stays within them.
+        let (mut waited, mut receives) = (Duration::ZERO, 0);
+        while waited < Duration::from_secs(3600) {
+            receives += 1;
+            waited += fault_backoff(receives, FAULT_BACKOFF_UNIT);
+        }
+        assert!(receives <= 16, "{receives}");
+        while waited < Duration::from_secs(24 * 3600) {
+            receives += 1;
+            waited += fault_backoff(receives, FAULT_BACKOFF_UNIT);
+        }
+        assert!(receives < MAX_RECEIVES, "{receives}");
+        assert_eq!(
+            fault_backoff(3, Duration::from_millis(10)),
+            Duration::from_millis(40),
+            "scaled"
+        );
+    }
+
+    #[test]
+    fn a_success_resets_the_failures_before_it() {
+        let at = |s: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(s);
+        let fail = AttemptResult::Failed(ErrorClass::ServerError);
+        let o = fold_outcome(&[
+            (at(1), fail),
+            (at(2), AttemptResult::Delivered),
+            (at(3), fail),
+        ])
+        .unwrap();
+        assert!(o.succeeded);
+        assert_eq!(o.failures, 1);
+        assert_eq!(o.attempted_at, at(3));
+        let o = fold_outcome(&[(at(1), fail), (at(2), fail)]).unwrap();
+        assert!(!o.succeeded);
+        assert_eq!(o.failures, 2);
+        assert!(fold_outcome(&[(at(1), AttemptResult::Gone)]).unwrap().gone);
+        assert_eq!(fold_outcome(&[]), None);
+    }
+
+    #[test]
+    fn entries_count_as_what_the_receiver_answered() {
+        let mut e = logged(1, AttemptStatus::Failed, None);
+        e.http_status = Some(410);
+        e.error_class = Some(ErrorClass::ClientError);
+        assert_eq!(result_of(&e), Some(AttemptResult::Gone));
+        e.http_status = Some(503);
+        e.error_class = Some(ErrorClass::ServerError);
+        assert_eq!(
+            result_of(&e),
+            Some(AttemptResult::Failed(ErrorClass::ServerError))
+        );
+        assert_eq!(result_of(&logged(1, AttemptStatus::Skipped, None)), None);
+        assert_eq!(
+            result_of(&logged(1, AttemptStatus::Succeeded, None)),
+            Some(AttemptResult::Delivered)
+        );
+    }
+
+    #[test]
+    fn an_endpoint_is_disabled_at_the_default_threshold_or_on_gone() {
+        let threshold = crate::config::Settings::default().disable_after_failures;
+        assert_eq!(threshold, 10);
+        assert_eq!(disable_reason(9, threshold, false), None);
+        assert_eq!(
+            disable_reason(10, threshold, false),
+            Some(DisabledReason::ConsecutiveFailures)
+        );
+        assert_eq!(
+            disable_reason(1, threshold, true),
+            Some(DisabledReason::Gone)
         );
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
 use crate::attempt::{DeliveryAttempt, DeliveryQuery};
+use crate::credentials::CredentialStore;
 use crate::endpoint::{DisabledReason, Endpoint};
 use crate::event::Event;
 use crate::event_type::{EventType, EventTypeName};
@@ -202,10 +203,35 @@ pub trait EventStore: Send + Sync {
     async fn event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError>;
 }
 
-/// The per-attempt delivery log.
+/// The per-attempt delivery log. It is also the record of each delivery's
+/// progress: attempt `n` of a delivery is logged under the id
+/// [`DeliveryId::for_attempt`] gives, so the entry is the attempt's claim
+/// and the chain of entries numbers the attempts.
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
-    /// Appends attempts (expiring at each entry's `expires_at`).
+    /// Logs one attempt under its id, unless an entry with that id is
+    /// already stored (another copy of the message logged this attempt
+    /// first): then `Ok(false)` and nothing changes. A new entry is counted
+    /// exactly once in its endpoint's daily statistics and failure counter,
+    /// which disables the endpoint as [`crate::policy::disable_reason`] says
+    /// with `disable_after` — the embedded store in the same step, DynamoDB
+    /// from the table's stream, seconds later.
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        disable_after: u32,
+    ) -> Result<bool, StoreError>;
+    /// The entry under `id` (expired ones too, until removed: entries are
+    /// kept until their chain can no longer continue, see the delivery
+    /// function); may miss an entry written a moment ago.
+    async fn find_attempt(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryAttempt>, StoreError>;
+    /// Stores entries as given, replacing any with the same id, without
+    /// counting them (imports, demo data and tests).
     async fn record_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError>;
     /// One unexpired attempt.
     async fn delivery(
@@ -223,36 +249,6 @@ pub trait DeliveryLog: Send + Sync {
         endpoint: EndpointId,
         query: &DeliveryQuery,
     ) -> Result<Page<DeliveryAttempt>, StoreError>;
-}
-
-/// How far a queued delivery has got, so attempt numbers survive SQS
-/// redeliveries and duplicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MessageProgress {
-    /// Attempts made and recorded.
-    pub attempts: u32,
-    /// No further attempt will be made (succeeded, failed for good, skipped).
-    pub done: bool,
-    /// When the next attempt is due, after a failure that will be retried; a
-    /// copy of the message handed out earlier waits until then.
-    pub next_attempt_at: Option<OffsetDateTime>,
-}
-
-/// Progress of deliveries, one record per queue message.
-#[async_trait]
-pub trait DeliveryProgress: Send + Sync {
-    /// The recorded progress of a delivery, if any attempt was recorded.
-    async fn progress(&self, id: MessageId) -> Result<Option<MessageProgress>, StoreError>;
-    /// Records `progress` if the stored attempt count is still
-    /// `previous_attempts` (0 = nothing stored); false when another worker
-    /// recorded first, in which case this attempt must not be logged.
-    async fn advance_progress(
-        &self,
-        id: MessageId,
-        previous_attempts: u32,
-        progress: MessageProgress,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
 }
 
 /// Daily statistics per endpoint.
@@ -295,12 +291,12 @@ pub trait EventTypeStore: Send + Sync {
 
 /// Everything the functions need from storage, as one object.
 pub trait Store:
-    EndpointStore + EventStore + DeliveryLog + DeliveryProgress + StatsStore + EventTypeStore
+    EndpointStore + EventStore + DeliveryLog + StatsStore + EventTypeStore + CredentialStore
 {
 }
 
 impl<T> Store for T where
-    T: EndpointStore + EventStore + DeliveryLog + DeliveryProgress + StatsStore + EventTypeStore
+    T: EndpointStore + EventStore + DeliveryLog + StatsStore + EventTypeStore + CredentialStore
 {
 }
 

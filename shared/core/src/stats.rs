@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::attempt::ErrorClass;
+use crate::policy::AttemptResult;
 
 /// How long daily statistics are kept (so 31 days can always be shown).
 pub const STATS_RETENTION_DAYS: i64 = 40;
@@ -35,6 +36,15 @@ impl StatsDelta {
         self.attempts += 1;
         self.failed += 1;
         *self.failures.entry(class).or_default() += 1;
+    }
+
+    /// Counts one attempt by what came of it.
+    pub fn count(&mut self, result: AttemptResult) {
+        match result {
+            AttemptResult::Delivered => self.success(),
+            AttemptResult::Gone => self.failure(ErrorClass::ClientError),
+            AttemptResult::Failed(class) => self.failure(class),
+        }
     }
 
     /// True when there is nothing to add.

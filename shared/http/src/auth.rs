@@ -67,21 +67,7 @@ impl AdminAuth {
 
     /// Checks the request's `Authorization` header.
     pub fn check(&self, authorization: Option<&str>) -> Result<(), ApiError> {
-        let Some(value) = authorization else {
-            return Err(ApiError::Unauthorized(
-                "missing Authorization header: send 'Authorization: Bearer <admin token>'".into(),
-            ));
-        };
-        let token = value
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "the Authorization header must be 'Bearer <admin token>'".into(),
-                )
-            })?;
+        let token = bearer_token(authorization, "admin token")?;
         if self.accepts(token) {
             Ok(())
         } else {
@@ -90,6 +76,29 @@ impl AdminAuth {
             ))
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; 401 naming
+/// `expected` (what the caller should send) when it is missing or malformed.
+pub fn bearer_token<'a>(
+    authorization: Option<&'a str>,
+    expected: &str,
+) -> Result<&'a str, ApiError> {
+    let Some(value) = authorization else {
+        return Err(ApiError::Unauthorized(format!(
+            "missing Authorization header: send 'Authorization: Bearer <{expected}>'"
+        )));
+    };
+    value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(format!(
+                "the Authorization header must be 'Bearer <{expected}>'"
+            ))
+        })
 }
 
 impl fmt::Debug for AdminAuth {

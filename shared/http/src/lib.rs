@@ -20,12 +20,17 @@ use crate::auth::AdminAuth;
 /// its own with [`json::body_limit`]) and the admin token check, which runs
 /// first so nothing about the API is revealed without it.
 pub fn finish(routes: Router, auth: AdminAuth) -> Router {
+    with_fallbacks(routes).layer(axum::middleware::from_fn_with_state(
+        auth,
+        auth::require_admin,
+    ))
+}
+
+/// [`finish`] without the authentication layer, for a router that brings
+/// its own (the admin API, which also takes tenant credentials).
+pub fn with_fallbacks(routes: Router) -> Router {
     routes
         .method_not_allowed_fallback(problem::method_not_allowed)
         .fallback(problem::not_found)
         .layer(json::body_limit(json::API_BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            auth,
-            auth::require_admin,
-        ))
 }

@@ -84,6 +84,10 @@ pub enum ApiError {
     /// No or a wrong bearer token.
     #[error("{0}")]
     Unauthorized(String),
+    /// A valid credential that may not do this (another tenant's route, a
+    /// write with a read-only session, an admin-only route).
+    #[error("{0}")]
+    Forbidden(String),
     /// The path exists but not with this method.
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
@@ -142,6 +146,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) | Self::RetryWithSameId(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::ForEvent { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -161,6 +166,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::RetryWithSameId(_) => ("fan-out-incomplete", "Fan-out incomplete"),

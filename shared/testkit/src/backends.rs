@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use courier::embedded::{EmbeddedQueue, EmbeddedStore, QueueSettings};
+use courier::ids::TenantId;
 use courier::ports::Store;
 
 use crate::queue::ReceivingQueue;
@@ -19,7 +20,20 @@ pub trait TestBackend: Sync {
     /// A store; may share tables with other tests (they use their own tenants).
     async fn store(&self) -> Arc<dyn Store>;
     /// An empty queue of its own, with [`TEST_VISIBILITY`].
-    async fn queue(&self) -> Arc<dyn ReceivingQueue>;
+    async fn queue(&self) -> Arc<dyn ReceivingQueue> {
+        self.queue_with_visibility(TEST_VISIBILITY).await
+    }
+    /// An empty queue of its own whose messages stay invisible `visibility`
+    /// after a receive unless changed.
+    async fn queue_with_visibility(&self, visibility: Duration) -> Arc<dyn ReceivingQueue>;
+    /// Counts `tenant`'s logged attempts into statistics and endpoint
+    /// counters with `disable_after`, as the deployment would by now: the
+    /// embedded store counted them as it logged them; on DynamoDB the
+    /// delivery function counts them from the table's stream, which this
+    /// reads and counts.
+    async fn count_logged(&self, tenant: &TenantId, disable_after: u32);
+    /// This backend, owned (to keep in a test's harness).
+    fn owned(&self) -> Box<dyn TestBackend + Send>;
 }
 
 /// The embedded adapters.
@@ -31,11 +45,17 @@ impl TestBackend for EmbeddedTestBackend {
         Arc::new(EmbeddedStore::new())
     }
 
-    async fn queue(&self) -> Arc<dyn ReceivingQueue> {
+    async fn queue_with_visibility(&self, visibility: Duration) -> Arc<dyn ReceivingQueue> {
         Arc::new(EmbeddedQueue::new(QueueSettings {
-            visibility_timeout: TEST_VISIBILITY,
+            visibility_timeout: visibility,
             ..QueueSettings::default()
         }))
+    }
+
+    async fn count_logged(&self, _tenant: &TenantId, _disable_after: u32) {}
+
+    fn owned(&self) -> Box<dyn TestBackend + Send> {
+        Box::new(Self)
     }
 }
 
@@ -48,7 +68,15 @@ impl TestBackend for AwsTestBackend {
         Arc::new(crate::aws::store().await)
     }
 
-    async fn queue(&self) -> Arc<dyn ReceivingQueue> {
-        Arc::new(crate::aws::queue(TEST_VISIBILITY).await)
+    async fn queue_with_visibility(&self, visibility: Duration) -> Arc<dyn ReceivingQueue> {
+        Arc::new(crate::aws::queue(visibility).await)
+    }
+
+    async fn count_logged(&self, tenant: &TenantId, disable_after: u32) {
+        crate::stream::count_logged(&crate::aws::store().await, tenant, disable_after).await;
+    }
+
+    fn owned(&self) -> Box<dyn TestBackend + Send> {
+        Box::new(Self)
     }
 }

@@ -8,16 +8,18 @@ mod backends;
 pub mod builders;
 pub mod conformance;
 pub mod fakes;
+pub mod faults;
 mod queue;
 pub mod receiver;
 pub mod samples;
 pub mod standardwebhooks;
+pub mod stream;
 
 pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
 pub use builders::{endpoint, endpoint_at, event, unique_tenant};
 pub use fakes::{PartlyFailingQueue, RecordingQueue};
 pub use queue::{ReceivingQueue, SqsTestQueue, drain_messages};
-pub use receiver::{Receiver, RecordedRequest, Reply};
+pub use receiver::{Receiver, RecordedRequest, Reply, ReplyRule};
 
 /// Expands to one `#[tokio::test]` per conformance function, each run on a
 /// fresh store or queue from `$backend` (an expression of a type that
@@ -58,12 +60,16 @@ macro_rules! conformance_tests {
             a_filtered_page_of_deliveries_is_filled,
             expired_deliveries_are_never_returned,
             deliveries_vanish_once_their_time_is_up,
-            progress_advances_only_from_the_recorded_count,
-            expired_progress_counts_as_absent,
+            an_attempt_is_logged_once_under_its_id,
+            concurrent_claims_of_one_attempt_log_it_once,
             stats_add_up_per_day_and_read_by_range,
             stats_past_retention_are_not_returned,
             event_types_create_read_and_delete,
             event_types_list_in_name_order_in_pages,
+        );
+        $crate::conformance_tests!(@backend $backend;
+            logged_attempts_are_counted_once,
+            counted_failures_disable_at_the_threshold,
         );
         $crate::conformance_tests!(@queue $backend;
             enqueued_messages_are_received_unchanged,
@@ -77,6 +83,14 @@ macro_rules! conformance_tests {
             async fn $name() {
                 let store = $crate::TestBackend::store(&$backend).await;
                 $crate::conformance::$name(&*store).await;
+            }
+        )*
+    };
+    (@backend $backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::conformance::$name(&$backend).await;
             }
         )*
     };

@@ -101,9 +101,13 @@ impl RecordedRequest {
     }
 }
 
+/// Chooses the reply from the request's path and headers.
+pub type ReplyRule = Arc<dyn Fn(&Uri, &HeaderMap) -> Reply + Send + Sync>;
+
 struct Inner {
     requests: Mutex<Vec<RecordedRequest>>,
     script: Mutex<(VecDeque<Reply>, Reply)>,
+    rule: Mutex<Option<ReplyRule>>,
     count: watch::Sender<usize>,
 }
 
@@ -124,6 +128,7 @@ impl Receiver {
         let inner = Arc::new(Inner {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new((VecDeque::new(), Reply::status(200))),
+            rule: Mutex::new(None),
             count: watch::channel(0).0,
         });
         let app = Router::new().fallback(record).with_state(inner.clone());
@@ -153,6 +158,13 @@ impl Receiver {
     /// The reply once the script is used up (initially `200 OK`).
     pub fn set_default(&self, reply: Reply) {
         lock(&self.inner.script).1 = reply;
+    }
+
+    /// Answers every request as `rule` says from its path and headers (the
+    /// same attempt gets the same answer however often it comes), instead
+    /// of the script and the default.
+    pub fn answer_by(&self, rule: impl Fn(&Uri, &HeaderMap) -> Reply + Send + Sync + 'static) {
+        *lock(&self.inner.rule) = Some(Arc::new(rule));
     }
 
     /// Every request so far, in arrival order.
@@ -195,10 +207,14 @@ async fn record(
 ) -> Response {
     // Recorded before answering, so a request the client gave up on
     // (a delayed reply past its timeout) still counts.
-    let reply = {
-        let mut script = lock(&inner.script);
-        let default = script.1.clone();
-        script.0.pop_front().unwrap_or(default)
+    let rule = lock(&inner.rule).clone();
+    let reply = match rule {
+        Some(rule) => rule(&uri, &headers),
+        None => {
+            let mut script = lock(&inner.script);
+            let default = script.1.clone();
+            script.0.pop_front().unwrap_or(default)
+        }
     };
     let total = {
         let mut requests = lock(&inner.requests);

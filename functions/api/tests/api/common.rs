@@ -48,12 +48,12 @@ pub fn state_with(
     queue: Arc<dyn DeliveryQueue>,
     settings: Settings,
 ) -> ApiState {
-    ApiState {
+    ApiState::new(
         store,
         queue,
         settings,
-        auth: AdminAuth::from_sha256_hex(ADMIN_TOKEN_SHA256).expect("valid digest"),
-    }
+        AdminAuth::from_sha256_hex(ADMIN_TOKEN_SHA256).expect("valid digest"),
+    )
 }
 
 fn embedded_queue() -> Arc<EmbeddedQueue> {
@@ -165,10 +165,21 @@ impl Api {
 
     /// An authenticated request, with a JSON body when given.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(ADMIN_TOKEN, method, path, body).await
+    }
+
+    /// A request with `token` as its bearer credential.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"));
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
         let body = match body {
             Some(json) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");

@@ -10,6 +10,7 @@
 mod bad_input;
 mod bad_input_deliveries;
 mod common;
+mod credentials;
 mod deliveries;
 mod endpoint_limit;
 mod endpoints;
@@ -18,4 +19,7 @@ mod http;
 mod isolation;
 mod lambda_events;
 mod openapi;
+mod portal;
 mod rotation;
+mod scopes;
+mod template;

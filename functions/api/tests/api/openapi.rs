@@ -60,7 +60,7 @@ fn a_drifted_document_fails_even_when_it_is_regenerated() {
 }
 
 #[test]
-fn document_covers_every_route_with_bearer_auth_and_problems() {
+fn document_covers_every_route_with_both_bearer_schemes_and_problems() {
     let doc: Value = serde_json::from_str(&courier_api::openapi::document_json().unwrap()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
@@ -100,6 +100,10 @@ fn document_covers_every_route_with_bearer_auth_and_problems() {
             "/v1/tenants/{tenantId}/endpoints/{endpointId}/stats",
             vec!["get"],
         ),
+        ("/v1/tenants/{tenantId}/api-keys", vec!["get", "post"]),
+        ("/v1/tenants/{tenantId}/api-keys/{keyId}", vec!["delete"]),
+        ("/v1/tenants/{tenantId}/portal-sessions", vec!["post"]),
+        ("/v1/credential", vec!["get"]),
     ];
     assert_eq!(paths.len(), expected.len());
     for (path, methods) in expected {
@@ -119,6 +123,44 @@ fn document_covers_every_route_with_bearer_auth_and_problems() {
             );
         }
     }
+    // Each operation names the schemes that may call it: the admin token
+    // everywhere, tenant credentials on their tenant's routes and on reads
+    // of the catalogue, never on keys, sessions or catalogue writes.
+    let admin_only = [
+        ("/v1/event-types", "post"),
+        ("/v1/event-types/{name}", "delete"),
+        ("/v1/tenants/{tenantId}/api-keys", "get"),
+        ("/v1/tenants/{tenantId}/api-keys", "post"),
+        ("/v1/tenants/{tenantId}/api-keys/{keyId}", "delete"),
+        ("/v1/tenants/{tenantId}/portal-sessions", "post"),
+    ];
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let schemes: Vec<&str> = op["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path} names its security"))
+                .iter()
+                .flat_map(|req| req.as_object().unwrap().keys().map(String::as_str))
+                .collect();
+            let want = if admin_only.contains(&(path.as_str(), method.as_str())) {
+                vec!["adminToken"]
+            } else {
+                vec!["adminToken", "tenantToken"]
+            };
+            assert_eq!(schemes, want, "{method} {path}");
+            let refusable =
+                path != "/v1/credential" && !(path == "/v1/event-types" && method == "get");
+            assert_eq!(
+                op["responses"]["403"].is_object(),
+                refusable,
+                "{method} {path} documents 403 exactly when a credential can be refused"
+            );
+        }
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["tenantToken"]["scheme"],
+        "bearer"
+    );
     assert_eq!(doc["security"][0]["adminToken"], serde_json::json!([]));
     assert_eq!(
         doc["components"]["securitySchemes"]["adminToken"]["scheme"],

@@ -24,6 +24,8 @@ pub struct Harness {
     pub deliverer: Deliverer,
     pub receiver: Receiver,
     pub tenant: TenantId,
+    pub backend: Box<dyn TestBackend + Send>,
+    pub disable_after: u32,
 }
 
 /// Settings with a fast schedule (`1,2`), a 1 s timeout, and loopback allowed.
@@ -41,6 +43,7 @@ impl Harness {
         let store = backend.store().await;
         let queue = backend.queue().await;
         let as_queue: Arc<dyn DeliveryQueue> = queue.clone();
+        let disable_after = settings.disable_after_failures;
         let deliverer = Deliverer::new(store.clone(), as_queue, settings).unwrap();
         let tenant = courier_testkit::unique_tenant();
         Self {
@@ -49,6 +52,8 @@ impl Harness {
             deliverer,
             receiver: Receiver::start().await,
             tenant,
+            backend: backend.owned(),
+            disable_after,
         }
     }
 
@@ -98,6 +103,7 @@ impl Harness {
                 self.queue.delete(&receipt).await.unwrap();
             }
         }
+        self.count().await;
         n
     }
 
@@ -129,6 +135,14 @@ impl Harness {
                 return log;
             }
         }
+    }
+
+    /// Counts what was logged into statistics and counters, as the
+    /// deployment does (on DynamoDB: from the table's stream).
+    pub async fn count(&self) {
+        self.backend
+            .count_logged(&self.tenant, self.disable_after)
+            .await;
     }
 
     /// The endpoint's log, oldest first.

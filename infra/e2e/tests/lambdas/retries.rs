@@ -161,6 +161,10 @@ async fn an_endpoint_that_always_fails_gets_three_attempts_then_the_message_is_d
         log[0]["nextAttemptAt"].is_null(),
         "no attempt follows the last"
     );
+    assert!(
+        stack.count_logged().await >= 3,
+        "the three entries reach the stream"
+    );
     let path = format!("/v1/tenants/{tenant}/endpoints/{endpoint}");
     let read = call(&stack, Method::GET, "api", &path, None, 200).await;
     assert_eq!(read["consecutiveFailures"], 3);

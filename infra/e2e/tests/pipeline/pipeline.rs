@@ -37,6 +37,7 @@ pub struct Pipeline {
     pub settings: Settings,
     pub receiver: Receiver,
     pub tenant: String,
+    backend: Box<dyn TestBackend + Send>,
 }
 
 impl Pipeline {
@@ -51,6 +52,7 @@ impl Pipeline {
             settings,
             receiver: Receiver::start().await,
             tenant: unique_tenant(),
+            backend: backend.owned(),
         }
     }
 
@@ -121,6 +123,10 @@ impl Pipeline {
                 self.api.queue.delete(&receipt).await.unwrap();
             }
         }
+        // Counted as the deployment counts them (DynamoDB: from the stream).
+        let tenant = self.tenant.parse().unwrap();
+        let disable_after = deliverer.settings().disable_after_failures;
+        self.backend.count_logged(&tenant, disable_after).await;
         messages
     }
 

@@ -357,6 +357,7 @@ impl EndpointStore for DynamoStore {
         outcome: &EndpointOutcome,
         disable_after: u32,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
-        self.apply_outcome(tenant, id, outcome, disable_after).await
+        self.apply_outcome(tenant, id, outcome, disable_after, None)
+            .await
     }
 }

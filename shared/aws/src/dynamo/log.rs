@@ -13,8 +13,8 @@ use courier::ports::{DeliveryLog, Page, StoreError};
 use ulid::Ulid;
 
 use super::{
-    DynamoStore, Item, build, from_item, into_page, key, n, now_secs, s, to_item, unavailable,
-    unexpired,
+    DynamoStore, Item, build, condition_failed, from_item, into_page, key, n, now_secs, s, to_item,
+    unavailable, unexpired,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
@@ -32,8 +32,11 @@ const MAX_READ: i32 = 1000;
 /// reading stopped.
 const MAX_QUERIES_PER_PAGE: usize = 8;
 
+/// Partition keys of log entries start with this.
+pub(super) const LOG_PREFIX: &str = "LOG#";
+
 fn log_pk(tenant: &TenantId, endpoint: EndpointId) -> String {
-    format!("LOG#{tenant}#{endpoint}")
+    format!("{LOG_PREFIX}{tenant}#{endpoint}")
 }
 
 fn attempt_item(a: &DeliveryAttempt) -> Result<Item, StoreError> {
@@ -46,7 +49,7 @@ fn attempt_item(a: &DeliveryAttempt) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn attempt_from_item(mut item: Item) -> Result<DeliveryAttempt, StoreError> {
+pub(super) fn attempt_from_item(mut item: Item) -> Result<DeliveryAttempt, StoreError> {
     if let Some(exact) = item.remove(EXPIRES_AT_RFC3339) {
         item.insert(TTL_ATTRIBUTE.into(), exact);
     }
@@ -97,6 +100,49 @@ impl DynamoStore {
 
 #[async_trait]
 impl DeliveryLog for DynamoStore {
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        _disable_after: u32,
+    ) -> Result<bool, StoreError> {
+        // Counted later from the table's stream (see the accounting module),
+        // by the delivery function with its own DISABLE_AFTER_FAILURES.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.deliveries_table)
+            .set_item(Some(attempt_item(attempt)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn find_attempt(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+        // Eventually consistent (half the read units): a miss of an entry
+        // written a moment ago costs at most a repeated POST, whose entry
+        // then fails its condition and is logged once.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.deliveries_table)
+            .set_key(Some(key(log_pk(tenant, endpoint), id.to_string())))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(attempt_from_item).transpose()
+    }
+
     async fn record_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError> {
         // A batch may not name one key twice; the last write of a key wins,
         // as it would with separate puts.

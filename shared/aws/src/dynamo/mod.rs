@@ -22,16 +22,22 @@
 //! | item | pk | sk | attributes | expires |
 //! |---|---|---|---|---|
 //! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut`, `fanOutLeasedUntil` (unix ms: a fan-out in progress holds the event until then), `fanOutResumeAfter` (the last endpoint a stopped fan-out enqueued) | retention |
-//! | attempt | `LOG#{tenant}#{ep_id}` | `{del_id}` (ULID: time order) | the `DeliveryAttempt` in camelCase, its exact expiry in `expiresAtRfc3339` | its `expiresAt` |
-//! | progress | `MSG#{msg_id}` | `PROGRESS` | `attempts`, `done` | retention |
-//! | stats | `STATS#{tenant}#{ep_id}` | `{YYYY-MM-DD}` | `attempts`, `succeeded`, `failed`, `f_{class}` (`f_4xx`, `f_timeout`, ...) | day + 40 days |
+//! | attempt | `LOG#{tenant}#{ep_id}` | `{del_id}` ([`courier::ids::DeliveryId::for_attempt`]: the attempt's claim, in time order) | the `DeliveryAttempt` in camelCase, its exact expiry in `expiresAtRfc3339` | its `expiresAt` |
+//! | stats | `STATS#{tenant}#{ep_id}` | `{YYYY-MM-DD}` | `attempts`, `succeeded`, `failed`, `f_{class}` (`f_4xx`, `f_timeout`, ...), `countedSeq` | day + 40 days |
+//!
+//! The table's stream (new images) carries each new attempt entry to the
+//! delivery function, which counts it into the statistics and the
+//! endpoint's counter (`countedSeq` there too): see [`accounting`].
+//! Progress records (`MSG#{msg_id}`/`PROGRESS`) of earlier releases are
+//! no longer read and expire by TTL.
 
+pub mod accounting;
+mod credentials;
 mod endpoints;
 mod event_types;
 mod events;
 mod log;
 mod outcome;
-mod progress;
 mod stats;
 
 use std::collections::HashMap;

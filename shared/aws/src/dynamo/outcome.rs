@@ -3,9 +3,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use courier::endpoint::{DisabledReason, Endpoint};
 use courier::ids::{EndpointId, TenantId};
+use courier::policy;
 use courier::ports::{EndpointOutcome, OutcomeRecorded, StoreError};
 use time::format_description::well_known::Rfc3339;
 
+use super::accounting::COUNTED_SEQ;
 use super::endpoints::{
     CONSECUTIVE_FAILURES, LAST_ATTEMPT_AT, LAST_ATTEMPT_MS, MAX_TRIES, all_filters, endpoint_sk,
     millis, tenant_pk,
@@ -25,13 +27,19 @@ impl DynamoStore {
         id: EndpointId,
         outcome: &EndpointOutcome,
         disable_after: u32,
+        guard: Option<(&str, &str)>,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
         // lastAttemptAt only moves forward: the first try also sets it,
         // conditional on being newer; if that condition fails (an older
         // batch finishing late, or no endpoint) the counter alone is updated.
-        let attributes = match self.count_outcome(tenant, id, outcome, true).await? {
+        // With a guard (counting from the stream), `None` may also mean the
+        // entries were counted before (see the accounting module).
+        let attributes = match self.count_outcome(tenant, id, outcome, true, guard).await? {
             Some(a) => a,
-            None => match self.count_outcome(tenant, id, outcome, false).await? {
+            None => match self
+                .count_outcome(tenant, id, outcome, false, guard)
+                .await?
+            {
                 Some(a) => a,
                 None => return Ok(None),
             },
@@ -39,11 +47,9 @@ impl DynamoStore {
         let mut ep: Endpoint = from_item(attributes)?;
         let consecutive_failures = ep.consecutive_failures;
         for round in 0..MAX_TRIES {
-            let reason = if outcome.gone {
-                DisabledReason::Gone
-            } else if ep.consecutive_failures >= disable_after {
-                DisabledReason::ConsecutiveFailures
-            } else {
+            let Some(reason) =
+                policy::disable_reason(ep.consecutive_failures, disable_after, outcome.gone)
+            else {
                 return Ok(Some(OutcomeRecorded {
                     consecutive_failures,
                     disabled: None,
@@ -86,6 +92,7 @@ impl DynamoStore {
         id: EndpointId,
         outcome: &EndpointOutcome,
         with_time: bool,
+        guard: Option<(&str, &str)>,
     ) -> Result<Option<Item>, StoreError> {
         let mut sets = Vec::new();
         let mut add = "";
@@ -104,6 +111,14 @@ impl DynamoStore {
             .expression_attribute_names("#cf", CONSECUTIVE_FAILURES)
             .expression_attribute_values(":n", n(outcome.failures))
             .return_values(ReturnValue::AllNew);
+        if let Some((first, last)) = guard {
+            sets.push("#seq = :last");
+            condition.push_str(" AND (attribute_not_exists(#seq) OR #seq < :first)");
+            request = request
+                .expression_attribute_names("#seq", COUNTED_SEQ)
+                .expression_attribute_values(":first", s(first))
+                .expression_attribute_values(":last", s(last));
+        }
         if with_time {
             let at = outcome
                 .attempted_at

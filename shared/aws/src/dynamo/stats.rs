@@ -11,7 +11,10 @@ use courier::stats::{DailyStats, STATS_RETENTION_DAYS, StatsDelta};
 use time::macros::format_description;
 use time::{Date, Duration};
 
-use super::{DynamoStore, Item, get_n, get_s, key, n, now_secs, query_all, s, unavailable};
+use super::accounting::COUNTED_SEQ;
+use super::{
+    DynamoStore, Item, condition_failed, get_n, get_s, key, n, now_secs, query_all, s, unavailable,
+};
 use crate::schema::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
 const DAY_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -51,15 +54,40 @@ fn stats_from_item(item: &Item) -> Result<DailyStats, StoreError> {
     })
 }
 
-#[async_trait]
-impl StatsStore for DynamoStore {
-    async fn add_stats(
+impl DynamoStore {
+    /// The key of an endpoint's day.
+    pub(super) fn stats_key(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        day: Date,
+    ) -> Result<Item, StoreError> {
+        Ok(key(stats_pk(tenant, endpoint), day_sk(day)?))
+    }
+
+    /// Adds counts once: only if the day's `countedSeq` is before `first`,
+    /// then setting it to `last` (see the accounting module); false when
+    /// some of these entries were counted already.
+    pub(super) async fn add_stats_once(
         &self,
         tenant: &TenantId,
         endpoint: EndpointId,
         day: Date,
         delta: &StatsDelta,
-    ) -> Result<(), StoreError> {
+        (first, last): (&str, &str),
+    ) -> Result<bool, StoreError> {
+        self.add_counts(tenant, endpoint, day, delta, Some((first, last)))
+            .await
+    }
+
+    async fn add_counts(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        day: Date,
+        delta: &StatsDelta,
+        guard: Option<(&str, &str)>,
+    ) -> Result<bool, StoreError> {
         let expires = (day + Duration::days(STATS_RETENTION_DAYS))
             .midnight()
             .assume_utc()
@@ -88,12 +116,39 @@ impl StatsStore for DynamoStore {
                 .expression_attribute_names(format!("#f{i}"), class_attribute(*class))
                 .expression_attribute_values(format!(":f{i}"), n(count));
         }
-        request
-            .update_expression(format!("SET #exp = :exp ADD {}", adds.join(", ")))
+        let mut set = "SET #exp = :exp".to_owned();
+        if let Some((first, last)) = guard {
+            set.push_str(", #seq = :last");
+            request = request
+                .condition_expression("attribute_not_exists(#seq) OR #seq < :first")
+                .expression_attribute_names("#seq", COUNTED_SEQ)
+                .expression_attribute_values(":first", s(first))
+                .expression_attribute_values(":last", s(last));
+        }
+        match request
+            .update_expression(format!("{set} ADD {}", adds.join(", ")))
             .send()
             .await
-            .map_err(unavailable)?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl StatsStore for DynamoStore {
+    async fn add_stats(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        day: Date,
+        delta: &StatsDelta,
+    ) -> Result<(), StoreError> {
+        self.add_counts(tenant, endpoint, day, delta, None)
+            .await
+            .map(|_| ())
     }
 
     async fn daily_stats(

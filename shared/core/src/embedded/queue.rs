@@ -31,7 +31,7 @@ impl Default for QueueSettings {
     fn default() -> Self {
         Self {
             visibility_timeout: Duration::from_secs(60),
-            max_receives: 10,
+            max_receives: crate::policy::MAX_RECEIVES,
             batch_size: 10,
         }
     }

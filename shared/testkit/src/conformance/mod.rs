@@ -10,8 +10,8 @@ mod fan_out;
 mod isolation;
 mod log;
 mod outcome;
-mod progress;
 mod queue;
+mod record;
 mod stats;
 mod subscriptions;
 
@@ -22,8 +22,8 @@ pub use fan_out::*;
 pub use isolation::*;
 pub use log::*;
 pub use outcome::*;
-pub use progress::*;
 pub use queue::*;
+pub use record::*;
 pub use stats::*;
 pub use subscriptions::*;
 

@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-use crate::endpoint::{DisabledReason, Endpoint};
+use crate::endpoint::Endpoint;
 use crate::event_type::EventTypeName;
 use crate::ids::{EndpointId, TenantId};
 use crate::paging::{decode_cursor, encode_cursor};
 use crate::ports::*;
 
-use super::{EmbeddedStore, page_size};
+use super::{EmbeddedStore, State, page_size};
 
 #[async_trait]
 impl EndpointStore for EmbeddedStore {
@@ -133,10 +133,23 @@ impl EndpointStore for EmbeddedStore {
         outcome: &EndpointOutcome,
         disable_after: u32,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
-        let mut s = self.lock();
-        let Some(ep) = s.endpoints.get_mut(&(tenant.clone(), id)) else {
-            return Ok(None);
-        };
+        Ok(self
+            .lock()
+            .apply_outcome(tenant, id, outcome, disable_after))
+    }
+}
+
+impl State {
+    /// [`EndpointStore::record_outcome`] on the locked state, so a log entry
+    /// and its effect on the endpoint can be one step.
+    pub(super) fn apply_outcome(
+        &mut self,
+        tenant: &TenantId,
+        id: EndpointId,
+        outcome: &EndpointOutcome,
+        disable_after: u32,
+    ) -> Option<OutcomeRecorded> {
+        let ep = self.endpoints.get_mut(&(tenant.clone(), id))?;
         ep.consecutive_failures = if outcome.succeeded {
             outcome.failures
         } else {
@@ -145,13 +158,8 @@ impl EndpointStore for EmbeddedStore {
         if ep.last_attempt_at.is_none_or(|t| t < outcome.attempted_at) {
             ep.last_attempt_at = Some(outcome.attempted_at);
         }
-        let reason = if outcome.gone {
-            Some(DisabledReason::Gone)
-        } else if ep.consecutive_failures >= disable_after {
-            Some(DisabledReason::ConsecutiveFailures)
-        } else {
-            None
-        };
+        let reason =
+            crate::policy::disable_reason(ep.consecutive_failures, disable_after, outcome.gone);
         let mut disabled = None;
         if let Some(reason) = reason.filter(|_| ep.enabled) {
             ep.enabled = false;
@@ -165,8 +173,8 @@ impl EndpointStore for EmbeddedStore {
         };
         if disabled.is_some() {
             let ep = ep.clone();
-            s.unindex(&ep);
+            self.unindex(&ep);
         }
-        Ok(Some(recorded))
+        Some(recorded)
     }
 }

@@ -7,29 +7,74 @@ use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::paging::{decode_cursor, encode_cursor, ulid_floor};
 use crate::ports::*;
 
-use super::{EmbeddedStore, now, page_size};
+use crate::policy;
+use crate::stats::StatsDelta;
+
+use super::{EmbeddedStore, State, now, page_size};
 
 #[async_trait]
 impl DeliveryLog for EmbeddedStore {
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        disable_after: u32,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let key = (attempt.tenant_id.clone(), attempt.endpoint_id);
+        if s.log
+            .get(&key)
+            .is_some_and(|log| log.contains_key(&attempt.id))
+        {
+            return Ok(false);
+        }
+        s.insert_entry(attempt.clone());
+        // Counted under the same lock: the entry and its effects are one step.
+        if let Some(result) = policy::result_of(attempt) {
+            let mut delta = StatsDelta::default();
+            delta.count(result);
+            let day = (
+                attempt.tenant_id.clone(),
+                attempt.endpoint_id,
+                attempt.created_at.date(),
+            );
+            s.stats.entry(day).or_default().merge(&delta);
+            if let Some(outcome) = policy::fold_outcome(&[(attempt.created_at, result)])
+                && let Some(recorded) = s.apply_outcome(
+                    &attempt.tenant_id,
+                    attempt.endpoint_id,
+                    &outcome,
+                    disable_after,
+                )
+                && let Some(reason) = recorded.disabled
+            {
+                crate::metrics::endpoint_disabled();
+                tracing::warn!(
+                    tenant_id = %attempt.tenant_id, endpoint_id = %attempt.endpoint_id,
+                    consecutive_failures = recorded.consecutive_failures,
+                    reason = ?reason, "endpoint disabled"
+                );
+            }
+        }
+        Ok(true)
+    }
+
+    async fn find_attempt(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+        let s = self.lock();
+        Ok(s.log
+            .get(&(tenant.clone(), endpoint))
+            .and_then(|log| log.get(&id))
+            .cloned())
+    }
+
     async fn record_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let t = now();
         for a in attempts {
-            let log = s
-                .log
-                .entry((a.tenant_id.clone(), a.endpoint_id))
-                .or_default();
-            // Like TTL, expired entries eventually vanish; do it on write,
-            // from the oldest end only (ids are time-ordered and entries
-            // share one retention), so an insert costs no scan of the whole
-            // log. Reads filter expired entries anyway.
-            while let Some(oldest) = log.first_entry() {
-                if oldest.get().expires_at > t {
-                    break;
-                }
-                oldest.remove();
-            }
-            log.insert(a.id, a.clone());
+            s.insert_entry(a.clone());
         }
         Ok(())
     }
@@ -100,5 +145,24 @@ impl DeliveryLog for EmbeddedStore {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+}
+
+impl State {
+    /// Adds an entry, first dropping expired ones like TTL would: from the
+    /// oldest end only (ids are time-ordered), so an insert scans nothing.
+    fn insert_entry(&mut self, a: DeliveryAttempt) {
+        let t = now();
+        let log = self
+            .log
+            .entry((a.tenant_id.clone(), a.endpoint_id))
+            .or_default();
+        while let Some(oldest) = log.first_entry() {
+            if oldest.get().expires_at > t {
+                break;
+            }
+            oldest.remove();
+        }
+        log.insert(a.id, a);
     }
 }

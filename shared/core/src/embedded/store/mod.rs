@@ -1,11 +1,11 @@
 //! All storage ports in one in-memory structure behind a mutex; one file
 //! per port.
 
+mod credentials;
 mod endpoints;
 mod event_types;
 mod events;
 mod log;
-mod progress;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -17,9 +17,8 @@ use crate::attempt::DeliveryAttempt;
 use crate::endpoint::Endpoint;
 use crate::event::Event;
 use crate::event_type::{EventType, EventTypeName};
-use crate::ids::{DeliveryId, EndpointId, EventId, MessageId, TenantId};
+use crate::ids::{DeliveryId, EndpointId, EventId, TenantId};
 use crate::paging::MAX_PAGE;
-use crate::ports::*;
 use crate::stats::StatsDelta;
 
 #[derive(Default)]
@@ -29,9 +28,9 @@ struct State {
     subscriptions: BTreeMap<(TenantId, String), BTreeSet<EndpointId>>,
     events: HashMap<(TenantId, EventId), StoredEventRow>,
     log: BTreeMap<(TenantId, EndpointId), BTreeMap<DeliveryId, DeliveryAttempt>>,
-    progress: HashMap<MessageId, (MessageProgress, OffsetDateTime)>,
     stats: BTreeMap<(TenantId, EndpointId, Date), StatsDelta>,
     event_types: BTreeMap<EventTypeName, EventType>,
+    credentials: credentials::Credentials,
 }
 
 struct StoredEventRow {

@@ -1,0 +1,244 @@
+//! One received copy of a delivery: find where its chain stands in the log,
+//! make the attempt that is due, log it (the attempt's claim), and tell the
+//! queue when to hand the message out again.
+
+use std::time::Duration;
+
+use courier::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
+use courier::endpoint::Endpoint;
+use courier::ids::DeliveryId;
+use courier::message::{DeliveryMessage, ReceivedMessage};
+use courier::policy::{self, AttemptResult, Decision, NextStep};
+use courier::ports::StoreError;
+use time::OffsetDateTime;
+
+use crate::{Deliverer, Handled};
+
+/// The attempt a copy of a message is to make.
+struct Due {
+    attempt: u32,
+    id: DeliveryId,
+}
+
+/// Where the chain of a delivery stands.
+enum Position {
+    Due(Due),
+    Done,
+    NotYet(Duration),
+}
+
+impl Deliverer {
+    /// Walks the delivery's chain in the log from attempt 1: each attempt's
+    /// id follows from the previous entry, so one read per attempt made
+    /// (one for a first attempt) finds the next one.
+    async fn position(&self, message: &DeliveryMessage) -> Result<Position, StoreError> {
+        let max = self.settings.retry_schedule.max_attempts();
+        let mut due = Due {
+            attempt: 1,
+            id: DeliveryId::for_attempt(message.message_id, 1, message.message_id.created_at()),
+        };
+        loop {
+            let found = self
+                .store
+                .find_attempt(&message.tenant_id, message.endpoint_id, due.id)
+                .await?;
+            let Some(entry) = found else {
+                return Ok(Position::Due(due));
+            };
+            match policy::after_entry(&entry, OffsetDateTime::now_utc(), max) {
+                NextStep::Done => return Ok(Position::Done),
+                NextStep::NotYet(wait) => return Ok(Position::NotYet(wait)),
+                NextStep::Continue { attempt, due: at } => {
+                    due = Due {
+                        attempt,
+                        id: DeliveryId::for_attempt(message.message_id, attempt, at),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Handles one copy of a parsed message whose endpoint was read.
+    pub(crate) async fn deliver(
+        &self,
+        received: &ReceivedMessage,
+        message: &DeliveryMessage,
+        endpoint: Option<&Endpoint>,
+        clock: &crate::BatchClock,
+    ) -> Handled {
+        let due = match self.position(message).await {
+            Ok(Position::Due(due)) => due,
+            Ok(Position::Done) => {
+                tracing::debug!(message_id = %message.message_id, "copy of a finished delivery acknowledged");
+                return Handled::Ack;
+            }
+            Ok(Position::NotYet(wait)) => {
+                // A copy handed out before its retry is due (an SQS duplicate,
+                // a visibility change that did not take, or a delay longer
+                // than one visibility can express): wait the rest.
+                return self.put_back(received, wait, clock).await;
+            }
+            Err(e) => {
+                tracing::error!(message_id = %message.message_id, error = %e, "delivery log lookup failed");
+                return self.fault(received).await;
+            }
+        };
+        // Not enough time left to make the attempt and log it: leave it to
+        // the next receive rather than risk an attempt without its entry.
+        if !clock.time_for_an_attempt(self.settings.delivery_timeout) {
+            tracing::info!(message_id = %message.message_id, "too close to the deadline; left for the next receive");
+            return self.fault(received).await;
+        }
+        let entry = match policy::check_send(endpoint, message.trigger) {
+            Err(reason) => {
+                let mut entry = self.entry(message, endpoint, &due, AttemptStatus::Skipped);
+                entry.error = Some(reason.describe().into());
+                entry
+            }
+            Ok(()) => match endpoint {
+                Some(endpoint) => self.attempt(message, endpoint, &due).await,
+                None => return self.fault(received).await,
+            },
+        };
+        self.record(received, entry, clock).await
+    }
+
+    /// Signs and POSTs attempt `due`, and describes it as a log entry.
+    async fn attempt(
+        &self,
+        message: &DeliveryMessage,
+        endpoint: &Endpoint,
+        due: &Due,
+    ) -> DeliveryAttempt {
+        let report = self
+            .sender
+            .send(endpoint, &message.event, due.attempt)
+            .await;
+        let attempted_at = OffsetDateTime::now_utc();
+        let status = if report.result == AttemptResult::Delivered {
+            AttemptStatus::Succeeded
+        } else {
+            AttemptStatus::Failed
+        };
+        let mut entry = self.entry(message, Some(endpoint), due, status);
+        entry.created_at = attempted_at;
+        entry.http_status = report.http_status;
+        entry.response_time_ms = Some(report.latency_ms);
+        entry.error = report.error;
+        entry.error_class = match report.result {
+            AttemptResult::Failed(class) => Some(class),
+            AttemptResult::Gone => Some(ErrorClass::ClientError),
+            AttemptResult::Delivered => None,
+        };
+        entry.response_body = report.response_body;
+        entry.request_headers = report.request_headers;
+        if let Decision::Retry(delay) =
+            policy::after_attempt(due.attempt, report.result, &self.settings.retry_schedule)
+        {
+            entry.next_attempt_at = Some(attempted_at + delay);
+        }
+        entry.expires_at = self.expiry(attempted_at, due.attempt);
+        entry
+    }
+
+    /// Logs the entry (the attempt's claim), then acknowledges the message
+    /// or makes it come back when the next attempt is due.
+    async fn record(
+        &self,
+        received: &ReceivedMessage,
+        entry: DeliveryAttempt,
+        clock: &crate::BatchClock,
+    ) -> Handled {
+        match self
+            .store
+            .record_attempt(&entry, self.settings.disable_after_failures)
+            .await
+        {
+            Ok(true) => crate::log_attempt(&entry),
+            Ok(false) => {
+                // Another copy logged this attempt first: it owns it. The next
+                // receive reads the chain again and acts on what it says.
+                tracing::info!(message_id = %entry.message_id, attempt = entry.attempt, "attempt already logged by another copy");
+                return self.fault(received).await;
+            }
+            Err(e) => {
+                // The attempt was made but is not logged: the next receive
+                // makes it again under the same number and logs it once.
+                tracing::error!(message_id = %entry.message_id, attempt = entry.attempt, error = %e, "could not log an attempt");
+                return self.fault(received).await;
+            }
+        }
+        match entry.next_attempt_at {
+            // The schedule's delay, counted from the attempt (SQS counts
+            // visibility in whole seconds anyway).
+            Some(at) => {
+                let delay = (at - entry.created_at).unsigned_abs();
+                self.put_back(received, delay, clock).await
+            }
+            None => Handled::Ack,
+        }
+    }
+
+    /// Makes the message come back after `wait` (within SQS's 12 hours from
+    /// the receive). If that fails, it comes back after the queue's own
+    /// visibility timeout, and the chain says it is not yet due.
+    async fn put_back(
+        &self,
+        received: &ReceivedMessage,
+        wait: Duration,
+        clock: &crate::BatchClock,
+    ) -> Handled {
+        let visibility = policy::visibility_for(wait, clock.since_receive());
+        if let Err(e) = self.queue.retry_after(&received.receipt, visibility).await {
+            tracing::warn!(queue_message_id = %received.queue_message_id, error = %e, "could not schedule the message's return");
+        }
+        Handled::Leave
+    }
+
+    /// A store or queue fault, or a step left undone: the message comes back
+    /// soon, and again later the longer faults last, spending no attempt.
+    pub(crate) async fn fault(&self, received: &ReceivedMessage) -> Handled {
+        let wait = policy::fault_backoff(received.receive_count, self.fault_unit);
+        if let Err(e) = self.queue.retry_after(&received.receipt, wait).await {
+            tracing::warn!(queue_message_id = %received.queue_message_id, error = %e, "could not shorten the message's return after a fault");
+        }
+        Handled::Leave
+    }
+
+    /// An entry expires `retention` after it was made, but never before the
+    /// rest of its chain could be made: earlier entries number later attempts.
+    fn expiry(&self, made_at: OffsetDateTime, attempt: u32) -> OffsetDateTime {
+        made_at + self.settings.retention + self.settings.retry_schedule.remaining_after(attempt)
+    }
+
+    fn entry(
+        &self,
+        message: &DeliveryMessage,
+        endpoint: Option<&Endpoint>,
+        due: &Due,
+        status: AttemptStatus,
+    ) -> DeliveryAttempt {
+        let now = OffsetDateTime::now_utc();
+        DeliveryAttempt {
+            id: due.id,
+            tenant_id: message.tenant_id.clone(),
+            endpoint_id: message.endpoint_id,
+            event_id: message.event.id.clone(),
+            event_type: message.event.event_type.clone(),
+            message_id: message.message_id,
+            attempt: due.attempt,
+            trigger: message.trigger_of_attempt(due.attempt),
+            status,
+            url: endpoint.map(|e| e.url.clone()).unwrap_or_default(),
+            http_status: None,
+            response_time_ms: None,
+            error_class: None,
+            error: None,
+            response_body: None,
+            request_headers: vec![],
+            created_at: now,
+            next_attempt_at: None,
+            expires_at: self.expiry(now, self.settings.retry_schedule.max_attempts()),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The deliveries table's stream on DynamoDB Local, read the way Lambda's
+//! event source mapping reads it, so tests count logged attempts with the
+//! same code the delivery function runs (`StreamAccounting::count_entries`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
+use courier::ids::TenantId;
+use courier_aws::{DynamoStore, LoggedEntry, StreamAccounting};
+use tokio::sync::Mutex;
+
+use crate::aws::{DYNAMODB_ENDPOINT_VAR, clients};
+
+/// Reads one table's stream from its start, remembering where each shard
+/// was left. Clients are made per read: a test's runtime owns its connections.
+#[derive(Debug, Default)]
+pub struct StreamReader {
+    table: String,
+    stream_arn: Option<String>,
+    /// Shard id → the iterator to continue with; `None` once closed and read.
+    shards: BTreeMap<String, Option<String>>,
+}
+
+impl StreamReader {
+    /// A reader of `table`'s stream, from its first record.
+    pub fn new(table: &str) -> Self {
+        Self {
+            table: table.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Every new log entry written since the last read, in stream order per
+    /// shard. Panics when the stream cannot be read (a test must not pass
+    /// without counting).
+    pub async fn read(&mut self) -> Vec<LoggedEntry> {
+        self.read_images()
+            .await
+            .into_iter()
+            .filter_map(|(sequence, image)| courier_aws::entry_from_stream_image(&sequence, image))
+            .map(|entry| entry.expect("a log entry in the stream decodes"))
+            .collect()
+    }
+
+    /// The `(sequence number, new image)` of every item inserted since the
+    /// last read, in stream order per shard, as Lambda would hand them over.
+    pub async fn read_images(&mut self) -> Vec<(String, serde_dynamo::Item)> {
+        let (dynamodb, _) = clients(None);
+        let endpoint = std::env::var(DYNAMODB_ENDPOINT_VAR).expect("DynamoDB Local's address");
+        let client = streams_client(&endpoint);
+        let arn = match &self.stream_arn {
+            Some(arn) => arn.clone(),
+            None => {
+                let table = dynamodb
+                    .describe_table()
+                    .table_name(&self.table)
+                    .send()
+                    .await
+                    .expect("describe the deliveries table");
+                let arn = table
+                    .table
+                    .and_then(|t| t.latest_stream_arn)
+                    .expect("the deliveries table has a stream");
+                self.stream_arn = Some(arn.clone());
+                arn
+            }
+        };
+        let description = client
+            .describe_stream()
+            .stream_arn(&arn)
+            .send()
+            .await
+            .expect("describe the stream")
+            .stream_description
+            .expect("a stream description");
+        for shard in description.shards.unwrap_or_default() {
+            let Some(id) = shard.shard_id else { continue };
+            if self.shards.contains_key(&id) {
+                continue;
+            }
+            let iterator = client
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(&id)
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .expect("a shard iterator")
+                .shard_iterator;
+            self.shards.insert(id, iterator);
+        }
+        let mut entries = Vec::new();
+        for iterator in self.shards.values_mut() {
+            while let Some(current) = iterator.clone() {
+                let out = client
+                    .get_records()
+                    .shard_iterator(current)
+                    .send()
+                    .await
+                    .expect("stream records");
+                let records = out.records.unwrap_or_default();
+                *iterator = out.next_shard_iterator;
+                if records.is_empty() {
+                    break; // caught up (an open shard always has a next iterator)
+                }
+                for record in records {
+                    if record.event_name != Some(OperationType::Insert) {
+                        continue;
+                    }
+                    let Some(change) = record.dynamodb else {
+                        continue;
+                    };
+                    let (Some(sequence), Some(image)) = (change.sequence_number, change.new_image)
+                    else {
+                        continue;
+                    };
+                    entries.push((sequence, serde_dynamo::Item::from(image)));
+                }
+            }
+        }
+        entries
+    }
+}
+
+fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "courier-testkit",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+/// The stream of this process's shared deliveries table, with the entries
+/// read for tenants whose tests have not asked for them yet.
+struct Shared {
+    reader: StreamReader,
+    waiting: HashMap<TenantId, Vec<LoggedEntry>>,
+}
+
+static SHARED: LazyLock<Mutex<Option<Shared>>> = LazyLock::new(|| Mutex::new(None));
+
+/// Counts what `tenant`'s deliveries logged in this process's tables, as
+/// the delivery function does from the stream, with `disable_after`. Other
+/// tenants' entries wait for their own tests (which may use another
+/// threshold).
+pub async fn count_logged(store: &DynamoStore, tenant: &TenantId, disable_after: u32) {
+    let mut shared = SHARED.lock().await;
+    if shared.is_none() {
+        let (_, deliveries) = crate::aws::tables().await;
+        *shared = Some(Shared {
+            reader: StreamReader::new(&deliveries),
+            waiting: HashMap::new(),
+        });
+    }
+    let shared = shared.as_mut().expect("just set");
+    for entry in shared.reader.read().await {
+        shared
+            .waiting
+            .entry(entry.attempt.tenant_id.clone())
+            .or_default()
+            .push(entry);
+    }
+    let mine = shared.waiting.remove(tenant).unwrap_or_default();
+    if !mine.is_empty() {
+        store
+            .count_entries(&mine, disable_after)
+            .await
+            .expect("counting logged attempts");
+    }
+}
