@@ -33,12 +33,14 @@ set -euo pipefail
 # you add or remove a scenario.
 EXPECTED_BACKEND_TESTS="
 api 35 35
-conformance_aws 0 40
-conformance_embedded 40 0
+conformance_aws 0 42
+conformance_embedded 42 0
 delivery 13 13
 fan_out 3 3
+faults 1 1
 intake 5 5
 message_formats 1 1
+outage 2 2
 pipeline 7 7
 "
 

@@ -86,7 +86,7 @@ impl Deliverer {
         // Not enough time left to make the attempt and log it: leave it to
         // the next receive rather than risk an attempt without its entry.
         if !clock.time_for_an_attempt(self.settings.delivery_timeout) {
-            tracing::info!(message_id = %message.message_id, "too close to the deadline; left for the next receive");
+            tracing::info!(message_id = %message.message_id, left_ms = clock.left().as_millis() as u64, "too close to the deadline; left for the next receive");
             return self.fault(received).await;
         }
         let entry = match policy::check_send(endpoint, message.trigger) {

@@ -97,6 +97,13 @@ impl BatchClock {
         self.received.elapsed()
     }
 
+    /// Time left before the deadline (a day when there is none).
+    fn left(&self) -> Duration {
+        self.deadline.map_or(Duration::from_secs(86_400), |d| {
+            d.saturating_duration_since(Instant::now())
+        })
+    }
+
     /// True when an attempt started now can finish and be logged in time.
     fn time_for_an_attempt(&self, delivery_timeout: Duration) -> bool {
         self.deadline

@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
                 serde_json::to_value(handle_stream_event(&*store, records, disable_after).await)?
             } else {
                 let records: SqsEvent = serde_json::from_value(event.payload)?;
-                serde_json::to_value(handle_sqs_event(&deliverer, records, Some(deadline)).await)?
+                serde_json::to_value(handle_sqs_event(&deliverer, records, deadline).await)?
             };
             metrics.flush();
             Ok::<Value, Error>(response)

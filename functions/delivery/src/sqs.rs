@@ -9,13 +9,15 @@ use tokio::time::Instant;
 use crate::Deliverer;
 
 /// The Lambda invocation's deadline (milliseconds since the epoch, from
-/// `Context::deadline`) on the monotonic clock.
-pub fn deadline_of(deadline_ms: u64) -> Instant {
+/// `Context::deadline`) on the monotonic clock; `None` when it is not in
+/// the future (emulators such as `cargo lambda watch` send a duration).
+pub fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    let left = deadline_ms.checked_sub(now_ms).filter(|ms| *ms > 0)?;
+    Some(Instant::now() + std::time::Duration::from_millis(left))
 }
 
 /// Handles one SQS event as the event source mapping hands it over.
@@ -83,6 +85,19 @@ mod tests {
 
     fn event(records: serde_json::Value) -> SqsEvent {
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_is_no_deadline() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert_eq!(deadline_of(600_000), None, "cargo lambda watch's value");
+        let left = deadline_of(now_ms + 30_000).unwrap() - Instant::now();
+        assert!(
+            left > std::time::Duration::from_secs(29) && left <= std::time::Duration::from_secs(30)
+        );
     }
 
     #[test]

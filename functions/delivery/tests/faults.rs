@@ -1,12 +1,12 @@
 //! Fault injection on both backends: the store and the queue fail or hang
 //! on each call the delivery path makes, before or after the call takes
-//! effect; batches are cancelled at random points (a Lambda timeout); and
-//! an hour-long store outage is played in seconds. After the queue drains,
+//! effect; batches are cancelled at random points (a Lambda timeout).
+//! After the queue drains,
 //! what the receiver saw is checked against the log, the statistics and
 //! the endpoints' counters. The seed is printed: `COURIER_FAULT_SEED=<n>`
 //! replays a run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +21,7 @@ use courier_testkit::faults::{FaultRates, Faults, FaultyQueue, FaultyStore};
 use courier_testkit::{Receiver, ReceivingQueue, Reply, TestBackend};
 use tokio::time::Instant;
 
-courier_testkit::backend_tests!(
-    faults_and_crashes_lose_no_attempt_and_log_each_once,
-    an_hour_of_store_outage_sends_nothing_to_the_dead_letter_queue
-);
+courier_testkit::backend_tests!(faults_and_crashes_lose_no_attempt_and_log_each_once);
 
 /// Endpoints by behaviour: path `/ep/{i}`; `i % 4 == 0` always answers
 /// 500, `i % 4 == 1` fails 40 % of attempts (the same answer for the same
@@ -384,92 +381,4 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
         injected > 100,
         "the plan injected too few faults to mean anything: {injected}"
     );
-}
-
-/// An hour of DynamoDB unavailability, played at 1 s = 5 ms: the waits
-/// after faults grow to 15 "minutes", so the messages spend a handful of
-/// their 100 receives, none reaches the dead-letter queue, and every
-/// delivery is made once the store is back.
-async fn an_hour_of_store_outage_sends_nothing_to_the_dead_letter_queue(b: &dyn TestBackend) {
-    const SCALE_MS: u64 = 5;
-    let hour = Duration::from_millis(3600 * SCALE_MS);
-    let store = b.store().await;
-    let queue = b.queue_with_visibility(VISIBILITY).await;
-    let faults = Faults::new(seed(), FaultRates::NONE);
-    let faulty_store: Arc<dyn Store> = Arc::new(FaultyStore::new(store.clone(), faults.clone()));
-    let plain_queue: Arc<dyn DeliveryQueue> = queue.clone();
-    let deliverer = Deliverer::new(faulty_store, plain_queue, settings())
-        .unwrap()
-        .with_fault_backoff_unit(Duration::from_millis(SCALE_MS));
-    let receiver = Receiver::start().await;
-    let tenant = courier_testkit::unique_tenant();
-    let ep = courier_testkit::endpoint_at(&tenant, &receiver.url(), &["*"]);
-    store.create_endpoint(&ep).await.unwrap();
-    let messages: Vec<DeliveryMessage> = (0..30)
-        .map(|n| {
-            let event =
-                courier_testkit::event(&tenant, "booking.created", &format!("{{\"n\":{n}}}"));
-            DeliveryMessage::new(ep.id, Trigger::Event, event)
-        })
-        .collect();
-    queue.enqueue(&messages).await.unwrap();
-    faults.set_outage(true);
-    let outage_ends = Instant::now() + hour;
-    let mut max_receives = 0;
-    let deadline = outage_ends + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "deliveries did not finish after the outage"
-        );
-        if Instant::now() >= outage_ends {
-            faults.set_outage(false);
-        }
-        let batch = queue.receive(10, Duration::from_millis(200)).await.unwrap();
-        max_receives = batch
-            .iter()
-            .map(|m| m.receive_count)
-            .max()
-            .unwrap_or(0)
-            .max(max_receives);
-        let receipts: Vec<(String, String)> = batch
-            .iter()
-            .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
-            .collect();
-        if !batch.is_empty() {
-            let failed = deliverer.handle_batch(batch).await;
-            for (id, receipt) in receipts {
-                if !failed.contains(&id) {
-                    queue.delete(&receipt).await.unwrap();
-                }
-            }
-        }
-        let log = whole_log(&*store, &tenant, &ep).await;
-        if log.len() == messages.len() && Instant::now() >= outage_ends {
-            assert!(
-                log.iter()
-                    .all(|e| e.status == AttemptStatus::Succeeded && e.attempt == 1)
-            );
-            break;
-        }
-    }
-    assert!(receiver.requests().len() >= messages.len());
-    let ids: BTreeSet<String> = receiver
-        .requests()
-        .iter()
-        .map(|r| r.header("webhook-id").unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        ids.len(),
-        messages.len(),
-        "every event reached the receiver"
-    );
-    assert_eq!(queue.dead_letters().await.unwrap(), Vec::<String>::new());
-    println!(
-        "a scaled hour of store outage: at most {max_receives} receives of a message (redrive at {}), \
-         faults: {:?}",
-        courier::policy::MAX_RECEIVES,
-        faults.injected()
-    );
-    assert!(max_receives < 30, "{max_receives} receives");
 }

@@ -18,6 +18,7 @@ mod delivery;
 mod e2e;
 mod emulators;
 mod fan_out;
+mod log_bytes;
 mod metered;
 mod payload;
 mod prices;
@@ -124,21 +125,28 @@ struct Cli {
     /// Cold start: starts per function.
     #[arg(long, default_value_t = 5)]
     cold_runs: usize,
-    /// AWS cost: events published on the success path.
+    /// AWS cost: events published on each success scenario.
     #[arg(long, default_value_t = 200)]
     cost_events: usize,
     /// AWS cost: events published on the failure path (3 attempts each).
     #[arg(long, default_value_t = 100)]
     cost_failure_events: usize,
-    /// AWS cost: endpoints subscribed.
+    /// AWS cost: endpoints subscribed on the fan-out scenarios.
     #[arg(long, default_value_t = 5)]
     cost_endpoints: usize,
+    /// AWS cost: tenants of the mixed scenario (one endpoint each).
+    #[arg(long, default_value_t = 100)]
+    cost_tenants: usize,
     /// AWS cost: delivery invocations at a time.
     #[arg(long, default_value_t = 4)]
     cost_pollers: usize,
     /// AWS cost: events published before their deliveries are played.
     #[arg(long, default_value_t = 20)]
     cost_wave: usize,
+    /// AWS cost: waves played between two reads of the deliveries table's
+    /// stream (its entries then counted 1,000 at most per invocation).
+    #[arg(long, default_value_t = 1)]
+    cost_count_waves: usize,
     /// Fan-out: endpoint counts.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     fan_out: Vec<usize>,
@@ -153,14 +161,15 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The functions log one JSON line per attempt; format them as they do,
-    // into a null sink, so the delivery path pays for its logging.
+    // The functions log JSON lines (failed attempts, faults); format them as
+    // they do, into a writer that counts the bytes CloudWatch Logs would
+    // ingest and discards them, so the delivery path pays for its logging.
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_writer(std::io::sink)
+        .with_writer(log_bytes::log_lines)
         .init();
     let benches: Vec<Bench> = if cli.benches.is_empty() {
         Bench::ALL.to_vec()
@@ -247,8 +256,10 @@ async fn run(bench: Bench, cli: &Cli) -> BenchResult<Outcome> {
                 events: cli.cost_events,
                 failure_events: cli.cost_failure_events,
                 endpoints: cli.cost_endpoints,
+                tenants: cli.cost_tenants,
                 pollers: cli.cost_pollers,
                 wave: cli.cost_wave,
+                count_waves: cli.cost_count_waves,
                 memory_mb: prices::lambda_memory_mb(&cli.template)?,
             })
             .await

@@ -29,6 +29,12 @@ pub const LAMBDA_PER_MILLION_REQUESTS: f64 = 0.20;
 /// Lambda on arm64, per GB-second (first 7.5 billion GB-s a month),
 /// duration rounded up to the millisecond.
 pub const LAMBDA_ARM64_PER_GB_SECOND: f64 = 0.000_013_333_4;
+/// CloudWatch Logs, standard log class, per GB ingested
+/// (aws.amazon.com/cloudwatch/pricing; "Collect (Data Ingestion)").
+pub const CLOUDWATCH_LOGS_INGEST_PER_GB: f64 = 0.50;
+/// Bytes in the GB of [`CLOUDWATCH_LOGS_INGEST_PER_GB`]: 10^9 here, which
+/// errs high (by 7%) should AWS count 2^30.
+pub const BYTES_PER_GB: f64 = 1e9;
 
 /// The table, for the JSON files and the printed output.
 pub fn table() -> Value {
@@ -39,13 +45,16 @@ pub fn table() -> Value {
             "https://aws.amazon.com/dynamodb/pricing/on-demand/",
             "https://aws.amazon.com/sqs/pricing/",
             "https://aws.amazon.com/lambda/pricing/",
+            "https://aws.amazon.com/cloudwatch/pricing/",
         ],
         "dynamodb_on_demand_usd_per_million_wru": DYNAMODB_WRU_PER_MILLION,
         "dynamodb_on_demand_usd_per_million_rru": DYNAMODB_RRU_PER_MILLION,
         "sqs_standard_usd_per_million_requests_64kib": SQS_PER_MILLION_REQUESTS,
         "lambda_usd_per_million_requests": LAMBDA_PER_MILLION_REQUESTS,
         "lambda_arm64_usd_per_gb_second": LAMBDA_ARM64_PER_GB_SECOND,
-        "excluded": "free tiers, volume tiers, savings plans, storage, data transfer, CloudWatch Logs, API Gateway",
+        "cloudwatch_logs_standard_usd_per_gb_ingested": CLOUDWATCH_LOGS_INGEST_PER_GB,
+        "cloudwatch_logs_bytes_per_gb": BYTES_PER_GB,
+        "excluded": "free tiers, volume tiers, savings plans, storage (tables and logs), data transfer, API Gateway, Lambda's own platform log records (START/REPORT), CloudWatch custom metrics and alarms (fixed monthly)",
     })
 }
 
@@ -62,7 +71,10 @@ pub fn lines() -> Vec<String> {
             "Lambda arm64        ${LAMBDA_PER_MILLION_REQUESTS} per million requests + ${LAMBDA_ARM64_PER_GB_SECOND} per GB-second"
         ),
         format!(
-            "({REGION} list prices, on-demand, no free tier; checked {CHECKED}; sources: aws.amazon.com/{{dynamodb/pricing/on-demand,sqs/pricing,lambda/pricing}})"
+            "CloudWatch Logs     ${CLOUDWATCH_LOGS_INGEST_PER_GB} per GB ingested, standard class (1 GB = 10^9 bytes here)"
+        ),
+        format!(
+            "({REGION} list prices, on-demand, no free tier; checked {CHECKED}; sources: aws.amazon.com/{{dynamodb/pricing/on-demand,sqs/pricing,lambda/pricing,cloudwatch/pricing}})"
         ),
     ]
 }

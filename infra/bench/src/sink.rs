@@ -1,5 +1,6 @@
 //! A minimal loopback receiver for the benchmarks: answers every request at
-//! once with a settable status and an empty body, counts requests and, when
+//! once with a settable status and an empty body (or, for the cost
+//! benchmark, a fixed JSON body of a given size), counts requests and, when
 //! asked, notes each request's path, `webhook-id` and `webhook-attempt` with
 //! its arrival time. It runs on its own
 //! thread and runtime so that it serves at the same speed whatever the
@@ -14,7 +15,8 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::BenchResult;
 use crate::server::Background;
@@ -23,6 +25,8 @@ struct SinkState {
     status: AtomicU16,
     count: AtomicU64,
     record: bool,
+    /// The response body (empty: none, as before).
+    body: Bytes,
     arrivals: Mutex<Vec<Arrival>>,
 }
 
@@ -49,10 +53,17 @@ impl Sink {
     /// Starts a receiver on `127.0.0.1` and a free port, answering 200.
     /// With `record`, every request is noted ([`Arrival`]).
     pub fn start(record: bool) -> BenchResult<Self> {
+        Self::start_answering(record, 0)
+    }
+
+    /// [`Sink::start`], answering every request with a JSON body of
+    /// `body_bytes` bytes (none when 0), as a real receiver may.
+    pub fn start_answering(record: bool, body_bytes: usize) -> BenchResult<Self> {
         let state = Arc::new(SinkState {
             status: AtomicU16::new(200),
             count: AtomicU64::new(0),
             record,
+            body: Bytes::from(json_body(body_bytes)),
             arrivals: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(receive).with_state(state.clone());
@@ -88,6 +99,17 @@ impl Sink {
     }
 }
 
+/// `{"received":true,"note":"xxx..."}` padded to exactly `len` bytes (or
+/// shorter when `len` is too small for the frame; empty when 0).
+fn json_body(len: usize) -> String {
+    if len == 0 {
+        return String::new();
+    }
+    let frame = r#"{"received":true,"note":""}"#;
+    let pad = len.saturating_sub(frame.len());
+    format!(r#"{{"received":true,"note":"{}"}}"#, "x".repeat(pad))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -97,7 +119,7 @@ async fn receive(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     let at = Instant::now();
     drop(body);
     if state.record {
@@ -116,5 +138,29 @@ async fn receive(
         lock(&state.arrivals).push(arrival);
     }
     state.count.fetch_add(1, Ordering::SeqCst);
-    StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+    let status =
+        StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK);
+    if state.body.is_empty() {
+        status.into_response()
+    } else {
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            state.body.clone(),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_body;
+
+    #[test]
+    fn the_body_has_the_size_asked_for_and_is_json() {
+        assert_eq!(json_body(0), "");
+        let body = json_body(200);
+        assert_eq!(body.len(), 200);
+        assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok());
+    }
 }

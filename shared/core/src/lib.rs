@@ -4,6 +4,7 @@
 //! and the tests. No AWS types live here; see `courier-aws` for those.
 
 pub mod attempt;
+pub mod chain;
 pub mod config;
 pub mod credentials;
 pub mod embedded;

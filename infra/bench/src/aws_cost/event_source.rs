@@ -1,16 +1,20 @@
 //! The SQS event source mapping, played: pollers that receive up to 10
 //! messages, hand them to `Deliverer::handle_batch` (one delivery
 //! invocation each), and delete the messages not reported as failed with
-//! one `DeleteMessageBatch`, until every delivery is finished.
+//! one `DeleteMessageBatch`, until every delivery is finished. Each
+//! invocation ends, as in Lambda, with the EMF metrics flushed (into the
+//! byte counter of `log_bytes`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use courier::metrics::Metrics;
 use courier_aws::SqsQueue;
 use courier_delivery::Deliverer;
 
+use super::flush_metrics;
 use super::usage::ceil_ms;
 use crate::BenchResult;
 
@@ -28,6 +32,8 @@ pub struct EventSource {
     pub sqs: aws_sdk_sqs::Client,
     /// The queue's URL.
     pub queue_url: String,
+    /// The EMF recorder, flushed after every invocation.
+    pub metrics: Option<Metrics>,
 }
 
 /// What playing the event source took.
@@ -118,6 +124,7 @@ async fn poll(
             .collect();
         let started = Instant::now();
         let failed = source.deliverer.handle_batch(batch).await;
+        flush_metrics(source.metrics);
         progress
             .billed_ms
             .fetch_add(ceil_ms(started.elapsed()), Ordering::SeqCst);

@@ -6,10 +6,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::capacity::Usage;
+use crate::log_bytes::Bytes;
 use crate::metered::Metered;
 use crate::prices;
 
-/// What one phase (intake or delivery) used.
+/// What one phase (intake, delivery or counting) used.
 #[derive(Debug, Default, Clone)]
 pub struct Phase {
     /// DynamoDB calls by operation.
@@ -24,6 +25,8 @@ pub struct Phase {
     pub billed_ms: u64,
     /// Receives that came back empty, left out of the figures.
     pub empty_receives: u64,
+    /// Bytes for CloudWatch Logs: log lines and EMF metric documents.
+    pub logs: Bytes,
 }
 
 impl Phase {
@@ -69,6 +72,7 @@ pub struct Cost {
     pub sqs: f64,
     pub lambda_requests: f64,
     pub lambda_duration: f64,
+    pub cloudwatch_logs: f64,
 }
 
 impl Cost {
@@ -82,6 +86,8 @@ impl Cost {
             c.sqs += u.sqs_billed_requests as f64 * prices::SQS_PER_MILLION_REQUESTS / 1e6;
             c.lambda_requests += p.invocations as f64 * prices::LAMBDA_PER_MILLION_REQUESTS / 1e6;
             c.lambda_duration += p.gb_seconds(memory_mb) * prices::LAMBDA_ARM64_PER_GB_SECOND;
+            c.cloudwatch_logs += p.logs.total() as f64 / prices::BYTES_PER_GB
+                * prices::CLOUDWATCH_LOGS_INGEST_PER_GB;
         }
         Cost {
             dynamodb_writes: c.dynamodb_writes * per_million,
@@ -89,14 +95,18 @@ impl Cost {
             sqs: c.sqs * per_million,
             lambda_requests: c.lambda_requests * per_million,
             lambda_duration: c.lambda_duration * per_million,
+            cloudwatch_logs: c.cloudwatch_logs * per_million,
         }
     }
+    pub fn dynamodb(&self) -> f64 {
+        self.dynamodb_writes + self.dynamodb_reads
+    }
+    pub fn lambda(&self) -> f64 {
+        self.lambda_requests + self.lambda_duration
+    }
+    /// All in: every line above.
     pub fn total(&self) -> f64 {
-        self.dynamodb_writes
-            + self.dynamodb_reads
-            + self.sqs
-            + self.lambda_requests
-            + self.lambda_duration
+        self.dynamodb() + self.sqs + self.lambda() + self.cloudwatch_logs
     }
     pub fn to_json(self) -> Value {
         json!({
@@ -105,6 +115,7 @@ impl Cost {
             "sqs": self.sqs,
             "lambda_requests": self.lambda_requests,
             "lambda_duration": self.lambda_duration,
+            "cloudwatch_logs": self.cloudwatch_logs,
             "total": self.total(),
         })
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use courier::attempt::{DeliveryAttempt, DeliveryQuery, StatusFilter};
 use courier::ids::{DeliveryId, EndpointId, TenantId};
 use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor, ulid_floor, unix_seconds};
@@ -39,8 +39,27 @@ fn log_pk(tenant: &TenantId, endpoint: EndpointId) -> String {
     format!("{LOG_PREFIX}{tenant}#{endpoint}")
 }
 
+/// What a stored entry leaves out because its key holds it: `id` (the sort
+/// key), `tenantId` and `endpointId` (the partition key). Request headers
+/// are one `name: value` line each, in one string. A typical entry stays
+/// under 1 KB, one write unit (see the test below).
+const FROM_KEY: [&str; 3] = ["id", "tenantId", "endpointId"];
+const REQUEST_HEADERS: &str = "requestHeaders";
+
 fn attempt_item(a: &DeliveryAttempt) -> Result<Item, StoreError> {
     let mut item = to_item(a)?;
+    for name in FROM_KEY {
+        item.remove(name);
+    }
+    let headers: String = a
+        .request_headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect();
+    item.remove(REQUEST_HEADERS);
+    if !headers.is_empty() {
+        item.insert(REQUEST_HEADERS.into(), s(headers));
+    }
     if let Some(exact) = item.remove(TTL_ATTRIBUTE) {
         item.insert(EXPIRES_AT_RFC3339.into(), exact);
     }
@@ -50,8 +69,45 @@ fn attempt_item(a: &DeliveryAttempt) -> Result<Item, StoreError> {
 }
 
 pub(super) fn attempt_from_item(mut item: Item) -> Result<DeliveryAttempt, StoreError> {
-    if let Some(exact) = item.remove(EXPIRES_AT_RFC3339) {
-        item.insert(TTL_ATTRIBUTE.into(), exact);
+    let bad = |what: &str| StoreError::Unavailable(format!("log entry without a valid {what}"));
+    // Entries of earlier releases carry these themselves; newer ones in the key.
+    if !item.contains_key("id") {
+        let sk = item.get(SORT_KEY).cloned().ok_or_else(|| bad("sort key"))?;
+        item.insert("id".into(), sk);
+    }
+    if !item.contains_key("tenantId") || !item.contains_key("endpointId") {
+        let pk = item
+            .get(PARTITION_KEY)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|pk| pk.strip_prefix(LOG_PREFIX))
+            .ok_or_else(|| bad("partition key"))?;
+        let (tenant, endpoint) = pk.rsplit_once('#').ok_or_else(|| bad("partition key"))?;
+        let (tenant, endpoint) = (s(tenant), s(endpoint));
+        item.insert("tenantId".into(), tenant);
+        item.insert("endpointId".into(), endpoint);
+    }
+    // The exact expiry, else (written by hand) the TTL's whole seconds.
+    let expires = match item.remove(EXPIRES_AT_RFC3339) {
+        Some(exact) => exact,
+        None => {
+            let secs: i64 = item
+                .get(TTL_ATTRIBUTE)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| bad("expiry"))?;
+            let at = time::OffsetDateTime::from_unix_timestamp(secs).map_err(|_| bad("expiry"))?;
+            s(at.format(&time::format_description::well_known::Rfc3339)
+                .map_err(|_| bad("expiry"))?)
+        }
+    };
+    item.insert(TTL_ATTRIBUTE.into(), expires);
+    if let Some(AttributeValue::S(lines)) = item.get(REQUEST_HEADERS) {
+        let pairs: Vec<AttributeValue> = lines
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .map(|(name, value)| AttributeValue::L(vec![s(name), s(value)]))
+            .collect();
+        item.insert(REQUEST_HEADERS.into(), AttributeValue::L(pairs));
     }
     from_item(item)
 }
@@ -309,5 +365,91 @@ impl DeliveryLog for DynamoStore {
             read_size = (read_size * 2).min(MAX_READ);
         }
         Ok(into_page(items, limit, |a| a.id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use courier::attempt::{AttemptStatus, ErrorClass};
+    use courier::ids::{EndpointId, MessageId};
+    use courier::message::Trigger;
+    use time::OffsetDateTime;
+
+    /// DynamoDB's item size: attribute names plus values (numbers about
+    /// one byte per two digits; lists and maps 3 bytes plus 1 per element).
+    fn size(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(l) => 3 + l.iter().map(|e| 1 + size(e)).sum::<usize>(),
+            AttributeValue::M(m) => 3 + m.iter().map(|(k, e)| 1 + k.len() + size(e)).sum::<usize>(),
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn item_size(item: &Item) -> usize {
+        item.iter().map(|(k, v)| k.len() + size(v)).sum()
+    }
+
+    /// A typical failed, retried attempt: a real URL, a 200-byte response body.
+    fn typical() -> DeliveryAttempt {
+        let now = OffsetDateTime::now_utc();
+        let message = MessageId::generate();
+        DeliveryAttempt {
+            id: DeliveryId::for_attempt(message, 1, now),
+            tenant_id: "store_66f1a2b3c4d5e6f7".parse().unwrap(),
+            endpoint_id: EndpointId::generate(),
+            event_id: "evt_2Qk8rX7mN4pL9vB3cF6hJ1tY".parse().unwrap(),
+            event_type: "booking.confirmed".parse().unwrap(),
+            message_id: message,
+            attempt: 1,
+            trigger: Trigger::Event,
+            status: AttemptStatus::Failed,
+            url: "https://hooks.example-booking-partner.com/integrations/courier/webhooks".into(),
+            http_status: Some(503),
+            response_time_ms: Some(1234),
+            error_class: Some(ErrorClass::ServerError),
+            error: Some("receiver answered HTTP 503".into()),
+            response_body: Some("x".repeat(200)),
+            request_headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("user-agent".into(), "Courier-Webhooks/0.1.0".into()),
+                ("webhook-id".into(), "evt_2Qk8rX7mN4pL9vB3cF6hJ1tY".into()),
+                ("webhook-timestamp".into(), "1796126182".into()),
+                ("webhook-signature".into(), "v1,<redacted>".into()),
+                ("webhook-attempt".into(), "1".into()),
+                ("x-webhook-signature".into(), "sha256=<redacted>".into()),
+            ],
+            created_at: now,
+            next_attempt_at: Some(now + time::Duration::seconds(60)),
+            expires_at: now + time::Duration::days(7),
+        }
+    }
+
+    #[test]
+    fn a_typical_log_entry_is_at_most_one_kilobyte_and_reads_back_whole() {
+        let entry = typical();
+        let item = attempt_item(&entry).unwrap();
+        let bytes = item_size(&item);
+        assert!(bytes <= 1024, "{bytes} bytes: {item:?}");
+        println!("a typical log entry: {bytes} bytes");
+        assert_eq!(attempt_from_item(item).unwrap(), entry);
+    }
+
+    #[test]
+    fn an_entry_of_an_earlier_release_still_reads() {
+        let entry = typical();
+        let mut item = to_item(&entry).unwrap();
+        let exact = item.remove(TTL_ATTRIBUTE).unwrap();
+        item.insert(EXPIRES_AT_RFC3339.into(), exact);
+        item.insert(TTL_ATTRIBUTE.into(), n(unix_seconds(entry.expires_at)));
+        item.extend(key(
+            log_pk(&entry.tenant_id, entry.endpoint_id),
+            entry.id.to_string(),
+        ));
+        assert_eq!(attempt_from_item(item).unwrap(), entry);
     }
 }
