@@ -18,8 +18,15 @@ use crate::aws::{DYNAMODB_ENDPOINT_VAR, clients};
 pub struct StreamReader {
     table: String,
     stream_arn: Option<String>,
-    /// Shard id → the iterator to continue with; `None` once closed and read.
-    shards: BTreeMap<String, Option<String>>,
+    /// Shard id → where reading it stands.
+    shards: BTreeMap<String, Position>,
+}
+
+/// Where reading a shard stands.
+#[derive(Debug, Default)]
+struct Position {
+    /// The last sequence number read.
+    last: Option<String>,
 }
 
 impl StreamReader {
@@ -76,46 +83,63 @@ impl StreamReader {
             .expect("a stream description");
         for shard in description.shards.unwrap_or_default() {
             let Some(id) = shard.shard_id else { continue };
-            if self.shards.contains_key(&id) {
-                continue;
-            }
-            let iterator = client
-                .get_shard_iterator()
-                .stream_arn(&arn)
-                .shard_id(&id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            self.shards.entry(id).or_default();
+        }
+        let mut entries = Vec::new();
+        for (shard, position) in self.shards.iter_mut() {
+            // A fresh iterator each read, after the last record read (or
+            // from the shard's start): DynamoDB Local's iterators handed back
+            // by a read of a shard with no record yet fail once records come.
+            let request = client.get_shard_iterator().stream_arn(&arn).shard_id(shard);
+            let request = match &position.last {
+                Some(last) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(last),
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let mut iterator = request
                 .send()
                 .await
                 .expect("a shard iterator")
                 .shard_iterator;
-            self.shards.insert(id, iterator);
-        }
-        let mut entries = Vec::new();
-        for iterator in self.shards.values_mut() {
-            while let Some(current) = iterator.clone() {
-                let out = client
-                    .get_records()
-                    .shard_iterator(current)
-                    .send()
-                    .await
-                    .expect("stream records");
-                let records = out.records.unwrap_or_default();
-                *iterator = out.next_shard_iterator;
-                if records.is_empty() {
-                    break; // caught up (an open shard always has a next iterator)
-                }
-                for record in records {
-                    if record.event_name != Some(OperationType::Insert) {
-                        continue;
+            // A page may come back empty with records after it (as on
+            // DynamoDB): caught up only after a few empty pages in a row.
+            let mut empty_pages = 0;
+            while let Some(current) = iterator.take() {
+                let out = match client.get_records().shard_iterator(current).send().await {
+                    Ok(out) => out,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_trimmed_data_access_exception()) =>
+                    {
+                        break; // nothing past this yet: next read starts over from `position`
                     }
+                    Err(e) => panic!("stream records: {e:?}"),
+                };
+                let records = out.records.unwrap_or_default();
+                iterator = out.next_shard_iterator;
+                if records.is_empty() {
+                    empty_pages += 1;
+                    if empty_pages == 3 {
+                        break; // caught up (an open shard always has a next iterator)
+                    }
+                    continue;
+                }
+                empty_pages = 0;
+                for record in records {
                     let Some(change) = record.dynamodb else {
                         continue;
                     };
-                    let (Some(sequence), Some(image)) = (change.sequence_number, change.new_image)
-                    else {
+                    let Some(sequence) = change.sequence_number else {
                         continue;
                     };
-                    entries.push((sequence, serde_dynamo::Item::from(image)));
+                    position.last = Some(sequence.clone());
+                    if record.event_name != Some(OperationType::Insert) {
+                        continue;
+                    }
+                    if let Some(image) = change.new_image {
+                        entries.push((sequence, serde_dynamo::Item::from(image)));
+                    }
                 }
             }
         }

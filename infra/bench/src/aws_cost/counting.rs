@@ -72,8 +72,10 @@ impl Counting {
     pub async fn read(&mut self) {
         let tenants = &self.tenants;
         let new = self.reader.read().await;
-        self.pending
-            .extend(new.into_iter().filter(|e| tenants.contains(&e.attempt.tenant_id)));
+        self.pending.extend(
+            new.into_iter()
+                .filter(|e| tenants.contains(&e.attempt.tenant_id)),
+        );
     }
 
     /// Counts every entry taken, [`STREAM_BATCH`] at a time, one invocation each.

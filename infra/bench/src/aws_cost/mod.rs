@@ -129,7 +129,12 @@ pub fn scenarios(opts: &Options) -> Vec<Scenario> {
     };
     vec![
         fan_out(Path::Success, opts.endpoints, opts.events, Some(1.00)),
-        fan_out(Path::Failure, opts.endpoints, opts.failure_events, Some(3.00)),
+        fan_out(
+            Path::Failure,
+            opts.endpoints,
+            opts.failure_events,
+            Some(3.00),
+        ),
         fan_out(Path::Success, 1, opts.events, None),
         Scenario {
             key: format!("success_{}_tenants", opts.tenants),

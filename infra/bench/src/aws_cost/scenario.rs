@@ -139,7 +139,11 @@ pub async fn run_scenario(
     let clients = [Metered::new(None), Metered::new(None), Metered::new(None)];
     let [intake_clients, delivery_clients, counting_clients] = &clients;
     let store = |clients: &Metered| {
-        DynamoStore::new(clients.dynamodb.clone(), &endpoints_table, &deliveries_table)
+        DynamoStore::new(
+            clients.dynamodb.clone(),
+            &endpoints_table,
+            &deliveries_table,
+        )
     };
     let queue = |clients: &Metered| Arc::new(SqsQueue::new(clients.sqs.clone(), &queue_url));
     let intake = Intake::new(

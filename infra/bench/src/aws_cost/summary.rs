@@ -49,10 +49,16 @@ pub fn print_tables(results: &[ScenarioResult], costs: &[Cost], opts: &Options) 
     let per = |r: &ScenarioResult, x: f64| x / r.deliveries.max(1) as f64;
     let rows: [PerDelivery; 6] = [
         ("DynamoDB write units", |r| {
-            format!("{:.3}", usage_total(r).write_units / r.deliveries.max(1) as f64)
+            format!(
+                "{:.3}",
+                usage_total(r).write_units / r.deliveries.max(1) as f64
+            )
         }),
         ("DynamoDB read units", |r| {
-            format!("{:.3}", usage_total(r).read_units / r.deliveries.max(1) as f64)
+            format!(
+                "{:.3}",
+                usage_total(r).read_units / r.deliveries.max(1) as f64
+            )
         }),
         ("  of which counting (WRU)", |r| {
             format!(
@@ -125,7 +131,10 @@ pub fn lines(results: &[ScenarioResult], costs: &[Cost], opts: &Options) -> Vec<
         let shape = if s.tenants == 1 {
             format!("{} events x {} endpoints", s.events, s.endpoints)
         } else {
-            format!("{} events round-robin over {} tenants x {} endpoint", s.events, s.tenants, s.endpoints)
+            format!(
+                "{} events round-robin over {} tenants x {} endpoint",
+                s.events, s.tenants, s.endpoints
+            )
         };
         let attempts = match s.path {
             super::Path::Success => "receiver 200".to_owned(),
