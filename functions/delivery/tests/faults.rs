@@ -120,16 +120,25 @@ async fn drain(
     backend: &dyn TestBackend,
     (tenant, endpoints): (&TenantId, &[Endpoint]),
     faults: &Faults,
-    deliveries: usize,
+    messages: &[DeliveryMessage],
 ) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(420);
     let max = settings().retry_schedule.max_attempts();
+    let deliveries = messages.len();
     let (mut cancelled, mut batches, mut last_check) = (0, 0, Instant::now());
+    // Enqueued a few hundred at a time, as traffic arrives (and because
+    // moto's receives slow down with the queue's depth).
+    let (mut enqueued, mut acked) = (0, 0);
     loop {
         assert!(
             Instant::now() < deadline,
-            "the deliveries did not finish in 300 s"
+            "the deliveries did not finish in 420 s"
         );
+        while enqueued < deliveries && enqueued < acked + 300 {
+            let next = (enqueued + 100).min(deliveries);
+            queue.enqueue(&messages[enqueued..next]).await.unwrap();
+            enqueued = next;
+        }
         // Four batches at a time, as concurrent Lambda invocations.
         let mut received = Vec::new();
         for _ in 0..4 {
@@ -158,6 +167,8 @@ async fn drain(
             if done == deliveries {
                 return cancelled;
             }
+            // Everything queued may be finished while more waits to be queued.
+            acked = acked.max(done);
             continue;
         }
         batches += received.len();
@@ -178,18 +189,23 @@ async fn drain(
             };
             match handled {
                 Some(failed) => {
+                    let mut deleted = 0;
                     for (id, receipt) in receipts {
                         if !failed.contains(&id) {
                             queue.delete(&receipt).await.unwrap();
+                            deleted += 1;
                         }
                     }
-                    false
+                    (false, deleted)
                 }
-                None => true,
+                None => (true, 0),
             }
         }))
         .await;
-        cancelled += outcomes.into_iter().filter(|c| *c).count();
+        for (was_cancelled, deleted) in outcomes {
+            cancelled += usize::from(was_cancelled);
+            acked += deleted;
+        }
         if batches % 20 < 4 {
             backend
                 .count_logged(tenant, settings().disable_after_failures)
@@ -208,7 +224,7 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
             fail_before: 0.04,
             fail_after: 0.04,
             hang: 0.005,
-            hang_for: Duration::from_millis(200),
+            hang_for: Duration::from_millis(100),
         },
     );
     let faulty_store: Arc<dyn Store> = Arc::new(FaultyStore::new(store.clone(), faults.clone()));
@@ -235,9 +251,6 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
             messages.push(DeliveryMessage::new(ep.id, Trigger::Event, event.clone()));
         }
     }
-    for chunk in messages.chunks(100) {
-        queue.enqueue(chunk).await.unwrap();
-    }
     let cancelled = drain(
         &deliverer,
         &*queue,
@@ -245,7 +258,7 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
         b,
         (&tenant, &endpoints),
         &faults,
-        messages.len(),
+        &messages,
     )
     .await;
     b.count_logged(&tenant, settings().disable_after_failures)

@@ -7,7 +7,7 @@
 //! Each message's id is [`MessageId::for_delivery`] of (tenant, event,
 //! endpoint, trigger `event`): a fan-out that is repeated (the producer
 //! retries after a crash) or resumed enqueues the very delivery it may have
-//! enqueued before, and the delivery function's progress record, keyed by
+//! enqueued before, and the delivery log, whose entries' ids derive from
 //! that id, lets only one chain of attempts run and be logged.
 //!
 //! # Where a stopped fan-out resumes
@@ -16,7 +16,7 @@
 //! endpoint of the longest run of batches that all succeeded: nothing after
 //! it is assumed sent (never skipped), nothing before it is sent again
 //! (never restarted). Batches after it that did go out are sent again under
-//! the same ids, which the progress record absorbs.
+//! the same ids, which the delivery log's claims absorb.
 //!
 //! # The event inside every message
 //! Messages keep carrying the event rather than a reference to the stored

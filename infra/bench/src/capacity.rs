@@ -7,10 +7,11 @@
 //! per write unit, 4 KB per strongly consistent read unit) but does not
 //! double transactional writes, so `TransactWriteItems` units are doubled
 //! here. DynamoDB Local reports 0 for a query that finds nothing; DynamoDB
-//! bills every request at least one unit (all of Courier's reads are
-//! strongly consistent), so each read request counts at least one unit. A
-//! conditional write that fails returns no capacity; DynamoDB bills it by
-//! the item's size, counted here as one write unit (items ≤ 1 KB).
+//! bills every request at least one unit when strongly consistent and half
+//! a unit when eventually consistent, so each read counts at least that
+//! (eventually consistent reads are also counted apart, [`Usage::eventual_reads`]). A conditional write that fails returns no
+//! capacity; DynamoDB bills it by the item's size, counted here as one
+//! write unit (items ≤ 1 KB).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,11 +21,12 @@ use aws_sdk_dynamodb::config::interceptors::{
     FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use aws_sdk_dynamodb::operation as ddb;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_sqs::operation as sqs;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::Output;
+use aws_smithy_runtime_api::client::interceptors::context::{Input, Output};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use serde::Serialize;
 
@@ -46,6 +48,9 @@ pub struct Usage {
     pub sqs_billed_requests: u64,
     /// SQS message bytes sent or received.
     pub sqs_payload_bytes: u64,
+    /// DynamoDB reads that were eventually consistent (among the read units
+    /// above, at half a unit at least).
+    pub eventual_reads: u64,
 }
 
 impl Usage {
@@ -57,7 +62,16 @@ impl Usage {
         self.units_assumed += other.units_assumed;
         self.sqs_billed_requests += other.sqs_billed_requests;
         self.sqs_payload_bytes += other.sqs_payload_bytes;
+        self.eventual_reads += other.eventual_reads;
     }
+}
+
+/// Marks a call as an eventually consistent read, from its input to its output.
+#[derive(Debug, Clone, Copy)]
+struct EventualRead;
+
+impl Storable for EventualRead {
+    type Storer = StoreReplace<Self>;
 }
 
 /// Usage by operation name; one meter may serve both SDK clients.
@@ -178,10 +192,14 @@ impl Intercept for MeterCalls {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.1 != Service::Sqs {
+        let input = context.input();
+        if self.1 == Service::DynamoDb {
+            if is_eventually_consistent(input) {
+                self.0.add(&operation(cfg), |u| u.eventual_reads += 1);
+                cfg.interceptor_state().store_put(EventualRead);
+            }
             return Ok(());
         }
-        let input = context.input();
         let sent: Option<u64> = if let Some(i) =
             input.downcast_ref::<sqs::send_message_batch::SendMessageBatchInput>()
         {
@@ -248,9 +266,16 @@ impl Intercept for MeterCalls {
             return Ok(());
         }
         let (read, write) = (read_units(output), write_units(output));
+        let minimum_read = if cfg.load::<EventualRead>().is_some() {
+            0.5
+        } else {
+            1.0
+        };
         match (read, write) {
             (Some(units), _) => self.0.add(&name, |u| match units {
-                Some(units) => u.read_units += units.max(1.0),
+                // DynamoDB bills a read at least one unit, half a unit when
+                // eventually consistent.
+                Some(units) => u.read_units += units.max(minimum_read),
                 None => {
                     u.read_units += 1.0;
                     u.units_assumed += 1;
@@ -267,6 +292,19 @@ impl Intercept for MeterCalls {
         }
         Ok(())
     }
+}
+
+/// Whether `input` is a single-table read without `ConsistentRead`.
+fn is_eventually_consistent(input: &Input) -> bool {
+    if let Some(i) = input.downcast_ref::<ddb::get_item::GetItemInput>() {
+        return i.consistent_read != Some(true);
+    }
+    if let Some(i) = input.downcast_ref::<ddb::query::QueryInput>() {
+        return i.consistent_read != Some(true);
+    }
+    input
+        .downcast_ref::<ddb::scan::ScanInput>()
+        .is_some_and(|i| i.consistent_read != Some(true))
 }
 
 /// The units a read's answer reports; `Some(None)` when it carries none.

@@ -141,15 +141,6 @@ impl Settings {
         };
         Ok(settings)
     }
-
-    /// How long a delivery's progress record is kept after each write: the
-    /// retention plus the whole retry schedule, so attempt numbers stay right
-    /// to the last retry whatever the two settings are (and the schedule
-    /// needs no limit tied to the retention, which the template could not
-    /// express).
-    pub fn progress_retention(&self) -> Duration {
-        self.retention + self.retry_schedule.delays().iter().sum::<Duration>()
-    }
 }
 
 #[cfg(test)]
@@ -221,23 +212,5 @@ mod tests {
         );
         let raised = read(&[("MAX_ENDPOINTS_PER_TENANT", "10000")]).unwrap();
         assert_eq!(raised.max_endpoints_per_tenant, 10_000);
-    }
-
-    #[test]
-    fn progress_outlives_the_whole_schedule() {
-        // 8 × 12 h of retries with 1 day of retention: progress is kept 5 days.
-        let s = read(&[
-            (
-                "RETRY_SCHEDULE",
-                "43200,43200,43200,43200,43200,43200,43200,43200",
-            ),
-            ("LOG_RETENTION_DAYS", "1"),
-        ])
-        .unwrap();
-        assert_eq!(s.progress_retention(), Duration::from_secs(5 * 86400));
-        assert_eq!(
-            Settings::default().progress_retention(),
-            Duration::from_secs(7 * 86400 + 660)
-        );
     }
 }

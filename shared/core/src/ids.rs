@@ -179,8 +179,8 @@ ulid_id!(
 impl MessageId {
     /// The id of the delivery of an event to an endpoint for `trigger`: the
     /// same inputs always give the same id, so a repeated or concurrent
-    /// fan-out enqueues the same delivery again, and the delivery's progress
-    /// record (keyed by this id) lets only one chain of attempts run. Its
+    /// fan-out enqueues the same delivery again, and the delivery log (whose
+    /// entries' ids derive from this id) lets only one chain of attempts run. Its
     /// time part is the event's `createdAt`, so ids still sort by time; its
     /// 80 random bits are the start of a SHA-256 over the inputs.
     pub fn for_delivery(

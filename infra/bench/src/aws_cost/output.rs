@@ -115,7 +115,8 @@ pub fn print_calls(r: &ScenarioResult, opts: &Options) {
     println!(
         "  totals per delivery: {:.3} WRU, {:.3} RRU, {:.3} billed SQS requests, {:.3} Lambda invocations, {:.1} CloudWatch Logs bytes \
          ({:.1} of log lines, {:.1} of EMF); receiver got {} requests ({} duplicates); {:.1} s, {} empty receives left out; \
-         {} failed conditional writes, {} calls without capacity (counted 1 unit); stream: {} entries in {} invocations \
+         {} failed conditional writes, {} calls without capacity (counted 1 unit), {:.3} eventually consistent reads \
+         (counted 1 RRU at least, billed 0.5 by DynamoDB); stream: {} entries in {} invocations \
          ({:.0} per invocation, at most {STREAM_BATCH}), {} counted",
         u.write_units / d,
         u.read_units / d,
@@ -130,6 +131,7 @@ pub fn print_calls(r: &ScenarioResult, opts: &Options) {
         r.delivery.empty_receives,
         u.failed_writes,
         u.units_assumed,
+        u.eventual_reads as f64 / d,
         thousands(r.stream_entries),
         r.counting.invocations,
         r.stream_entries as f64 / r.counting.invocations.max(1) as f64,
@@ -172,6 +174,7 @@ pub fn scenario_json(r: &ScenarioResult, cost: Cost, opts: &Options) -> Value {
         "per_delivery": {
             "dynamodb_write_units": u.write_units / d,
             "dynamodb_read_units": u.read_units / d,
+            "dynamodb_eventually_consistent_reads": u.eventual_reads as f64 / d,
             "sqs_billed_requests": u.sqs_billed_requests as f64 / d,
             "lambda_invocations": invocations_total(r) as f64 / d,
             "cloudwatch_logs_bytes": logs_total(r).total() as f64 / d,

@@ -45,57 +45,38 @@ pub fn print_tables(results: &[ScenarioResult], costs: &[Cost], opts: &Options) 
     table.print();
 
     let mut table = Table::new("4c. Usage per delivery", &header(results));
-    type PerDelivery = (&'static str, fn(&ScenarioResult) -> String);
-    let per = |r: &ScenarioResult, x: f64| x / r.deliveries.max(1) as f64;
-    let rows: [PerDelivery; 6] = [
-        ("DynamoDB write units", |r| {
-            format!(
-                "{:.3}",
-                usage_total(r).write_units / r.deliveries.max(1) as f64
-            )
+    type PerDelivery = (&'static str, fn(&ScenarioResult) -> f64);
+    let rows: [PerDelivery; 8] = [
+        ("DynamoDB write units", |r| usage_total(r).write_units),
+        ("  of them counting's", |r| {
+            r.counting.usage_total().write_units
         }),
-        ("DynamoDB read units", |r| {
-            format!(
-                "{:.3}",
-                usage_total(r).read_units / r.deliveries.max(1) as f64
-            )
-        }),
-        ("  of which counting (WRU)", |r| {
-            format!(
-                "{:.3}",
-                r.counting.usage_total().write_units / r.deliveries.max(1) as f64
-            )
-        }),
+        ("DynamoDB read units", |r| usage_total(r).read_units),
+        (
+            "  eventually consistent reads (1 unit here, 0.5 billed)",
+            |r| usage_total(r).eventual_reads as f64,
+        ),
         ("SQS requests (billed)", |r| {
-            format!(
-                "{:.3}",
-                usage_total(r).sqs_billed_requests as f64 / r.deliveries.max(1) as f64
-            )
+            usage_total(r).sqs_billed_requests as f64
         }),
-        ("Lambda invocations", |r| {
-            format!(
-                "{:.3}",
-                invocations_total(r) as f64 / r.deliveries.max(1) as f64
-            )
-        }),
-        ("CloudWatch Logs bytes", |r| {
-            format!(
-                "{:.1}",
-                logs_total(r).total() as f64 / r.deliveries.max(1) as f64
-            )
-        }),
+        ("Lambda invocations", |r| invocations_total(r) as f64),
+        ("CloudWatch Logs bytes", |r| logs_total(r).total() as f64),
+        ("  of them log lines", |r| logs_total(r).log_lines as f64),
     ];
     for (name, f) in rows {
         let mut row = vec![name.to_owned()];
-        row.extend(results.iter().map(f));
+        row.extend(
+            results
+                .iter()
+                .map(|r| format!("{:.3}", f(r) / r.deliveries.max(1) as f64)),
+        );
         table.row(row);
     }
     let mut row = vec!["stream entries per counting invocation".to_owned()];
     row.extend(results.iter().map(|r| {
         format!(
             "{:.0}",
-            per(r, r.stream_entries as f64) * r.deliveries.max(1) as f64
-                / r.counting.invocations.max(1) as f64
+            r.stream_entries as f64 / r.counting.invocations.max(1) as f64
         )
     }));
     table.row(row);
