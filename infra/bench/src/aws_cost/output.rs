@@ -116,7 +116,7 @@ pub fn print_calls(r: &ScenarioResult, opts: &Options) {
         "  totals per delivery: {:.3} WRU, {:.3} RRU, {:.3} billed SQS requests, {:.3} Lambda invocations, {:.1} CloudWatch Logs bytes \
          ({:.1} of log lines, {:.1} of EMF); receiver got {} requests ({} duplicates); {:.1} s, {} empty receives left out; \
          {} failed conditional writes, {} calls without capacity (counted 1 unit), {:.3} eventually consistent reads \
-         (counted 1 RRU at least, billed 0.5 by DynamoDB); stream: {} entries in {} invocations \
+         (half a unit at least, as DynamoDB bills them); stream: {} entries in {} invocations \
          ({:.0} per invocation, at most {STREAM_BATCH}), {} counted",
         u.write_units / d,
         u.read_units / d,

@@ -53,7 +53,7 @@ pub fn print_tables(results: &[ScenarioResult], costs: &[Cost], opts: &Options) 
         }),
         ("DynamoDB read units", |r| usage_total(r).read_units),
         (
-            "  eventually consistent reads (1 unit here, 0.5 billed)",
+            "  eventually consistent reads (at half a unit at least)",
             |r| usage_total(r).eventual_reads as f64,
         ),
         ("SQS requests (billed)", |r| {
