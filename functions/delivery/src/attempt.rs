@@ -90,15 +90,12 @@ impl Deliverer {
             return self.fault(received).await;
         }
         let entry = match policy::check_send(endpoint, message.trigger) {
+            Ok(endpoint) => self.attempt(message, endpoint, &due).await,
             Err(reason) => {
                 let mut entry = self.entry(message, endpoint, &due, AttemptStatus::Skipped);
                 entry.error = Some(reason.describe().into());
                 entry
             }
-            Ok(()) => match endpoint {
-                Some(endpoint) => self.attempt(message, endpoint, &due).await,
-                None => return self.fault(received).await,
-            },
         };
         self.record(received, entry, clock).await
     }

@@ -57,7 +57,7 @@ use tokio::time::Instant;
 pub use guard::{Blocked, PublicResolver, check_literal};
 pub use sender::{AttemptReport, Sender, USER_AGENT};
 pub use sqs::{batch_response, deadline_of, handle_sqs_event, received_messages};
-pub use stream::{handle_stream_event, logged_entries};
+pub use stream::handle_stream_event;
 
 /// Messages of a batch delivered at the same time.
 const CONCURRENCY: usize = 32;

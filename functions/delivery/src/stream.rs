@@ -9,7 +9,7 @@ use courier_aws::{LoggedEntry, StreamAccounting};
 /// The new log entries of a stream event, in stream order. Records that
 /// are not new log entries are left out; an entry that cannot be decoded
 /// is logged and left out (it would stop its shard forever otherwise).
-pub fn logged_entries(event: Event) -> Vec<LoggedEntry> {
+fn logged_entries(event: Event) -> Vec<LoggedEntry> {
     let mut entries = Vec::with_capacity(event.records.len());
     for record in event.records {
         if record.event_name != "INSERT" {

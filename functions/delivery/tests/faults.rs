@@ -13,7 +13,7 @@ use std::time::Duration;
 use courier::attempt::{AttemptStatus, DeliveryAttempt, DeliveryQuery};
 use courier::config::Settings;
 use courier::endpoint::Endpoint;
-use courier::ids::TenantId;
+use courier::ids::{MessageId, TenantId};
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::{DeliveryQueue, Store};
 use courier_delivery::Deliverer;
@@ -103,6 +103,18 @@ async fn whole_log(store: &dyn Store, tenant: &TenantId, ep: &Endpoint) -> Vec<D
     all
 }
 
+/// The log's entries by delivery, each delivery's in attempt order.
+fn chains(log: &[DeliveryAttempt]) -> BTreeMap<MessageId, Vec<&DeliveryAttempt>> {
+    let mut chains: BTreeMap<MessageId, Vec<&DeliveryAttempt>> = BTreeMap::new();
+    for e in log {
+        chains.entry(e.message_id).or_default().push(e);
+    }
+    for chain in chains.values_mut() {
+        chain.sort_by_key(|e| e.attempt);
+    }
+    chains
+}
+
 /// True when the delivery's chain ended: a success, a skip, or its last attempt.
 fn finished(chain: &[&DeliveryAttempt], max_attempts: u32) -> bool {
     chain.last().is_some_and(|last| {
@@ -155,14 +167,7 @@ async fn drain(
             let mut done = 0;
             for ep in endpoints {
                 let log = whole_log(store, tenant, ep).await;
-                let mut chains: BTreeMap<_, Vec<&DeliveryAttempt>> = BTreeMap::new();
-                for e in &log {
-                    chains.entry(e.message_id).or_default().push(e);
-                }
-                for chain in chains.values_mut() {
-                    chain.sort_by_key(|e| e.attempt);
-                }
-                done += chains.values().filter(|c| finished(c, max)).count();
+                done += chains(&log).values().filter(|c| finished(c, max)).count();
             }
             if done == deliveries {
                 return cancelled;
@@ -286,14 +291,13 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
         let log = whole_log(&*store, &tenant, ep).await;
         entries_total += log.len();
         let mut logged: BTreeMap<(String, u32), usize> = BTreeMap::new();
-        let mut chains: BTreeMap<_, Vec<&DeliveryAttempt>> = BTreeMap::new();
         for e in &log {
             assert_ne!(e.status, AttemptStatus::Skipped, "nothing is skipped here");
             *logged
                 .entry((e.event_id.to_string(), e.attempt))
                 .or_default() += 1;
-            chains.entry(e.message_id).or_default().push(e);
         }
+        let chains = chains(&log);
         let path = format!("/ep/{i}");
         let posted = seen.remove(&path).unwrap_or_default();
         // Every attempt the receiver saw is logged exactly once.
@@ -330,8 +334,7 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
             EVENTS,
             "{path}: every delivery has a chain (seed {seed})"
         );
-        for chain in chains.values_mut() {
-            chain.sort_by_key(|e| e.attempt);
+        for chain in chains.values() {
             let numbers: Vec<u32> = chain.iter().map(|e| e.attempt).collect();
             let want: Vec<u32> = (1..=numbers.len() as u32).collect();
             assert_eq!(numbers, want, "{path}: attempt numbers (seed {seed})");

@@ -16,9 +16,7 @@ mod sqs;
 pub use backend::{AwsBackend, BackendError, ResourceNames, sdk_config_from};
 pub use counter::{CallCounter, CountCalls};
 pub use dynamo::DynamoStore;
-pub use dynamo::accounting::{
-    Counted, LoggedEntry, StreamAccounting, entry_from_image, entry_from_stream_image,
-};
+pub use dynamo::accounting::{Counted, LoggedEntry, StreamAccounting, entry_from_stream_image};
 pub use sqs::SqsQueue;
 
 /// The text of an SDK error and its sources (`service error:

@@ -223,3 +223,39 @@ pub fn truncate_body(body: &[u8]) -> String {
     }
     s
 }
+
+/// Entries for the core's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Attempt `attempt` of a delivery with `status`, its retry due at `next`.
+    pub(crate) fn logged(
+        attempt: u32,
+        status: AttemptStatus,
+        next: Option<OffsetDateTime>,
+    ) -> DeliveryAttempt {
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        DeliveryAttempt {
+            id: DeliveryId::generate(),
+            tenant_id: "t".parse().unwrap(),
+            endpoint_id: EndpointId::generate(),
+            event_id: "evt_1".parse().unwrap(),
+            event_type: "a.b".parse().unwrap(),
+            message_id: MessageId::generate(),
+            attempt,
+            trigger: Trigger::Event,
+            status,
+            url: "https://example.com".into(),
+            http_status: None,
+            response_time_ms: None,
+            error_class: None,
+            error: None,
+            response_body: None,
+            request_headers: vec![],
+            created_at: at,
+            next_attempt_at: next,
+            expires_at: at,
+        }
+    }
+}

@@ -90,37 +90,8 @@ pub fn fault_backoff(receive_count: u32, unit: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Trigger;
+    use crate::attempt::testing::logged;
     use crate::policy::RetrySchedule;
-
-    fn logged(
-        attempt: u32,
-        status: AttemptStatus,
-        next: Option<OffsetDateTime>,
-    ) -> DeliveryAttempt {
-        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
-        DeliveryAttempt {
-            id: crate::ids::DeliveryId::generate(),
-            tenant_id: "t".parse().unwrap(),
-            endpoint_id: crate::ids::EndpointId::generate(),
-            event_id: "evt_1".parse().unwrap(),
-            event_type: "a.b".parse().unwrap(),
-            message_id: crate::ids::MessageId::generate(),
-            attempt,
-            trigger: Trigger::Event,
-            status,
-            url: "https://example.com".into(),
-            http_status: None,
-            response_time_ms: None,
-            error_class: None,
-            error: None,
-            response_body: None,
-            request_headers: vec![],
-            created_at: at,
-            next_attempt_at: next,
-            expires_at: at,
-        }
-    }
 
     #[test]
     fn a_chain_ends_at_a_success_a_skip_or_its_last_attempt() {

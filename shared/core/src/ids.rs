@@ -190,7 +190,6 @@ impl MessageId {
         endpoint: EndpointId,
         trigger: crate::message::Trigger,
     ) -> Self {
-        use sha2::{Digest, Sha256};
         let trigger = match trigger {
             crate::message::Trigger::Event => "event",
             crate::message::Trigger::Retry => "retry",
@@ -198,12 +197,22 @@ impl MessageId {
             crate::message::Trigger::Test => "test",
         };
         // Newline-separated: no id contains one, so the input is unambiguous.
-        let digest = Sha256::digest(format!("{tenant}\n{event}\n{endpoint}\n{trigger}"));
-        let mut random = [0u8; 16];
-        random[6..].copy_from_slice(&digest[..10]);
-        let millis = (created_at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
-        Self(Ulid::from_parts(millis, u128::from_be_bytes(random)))
+        Self(derived_ulid(
+            created_at,
+            &format!("{tenant}\n{event}\n{endpoint}\n{trigger}"),
+        ))
     }
+}
+
+/// A ULID whose time part is `at` and whose 80 random bits are the start
+/// of a SHA-256 over `input`: the same inputs, the same id.
+fn derived_ulid(at: time::OffsetDateTime, input: &str) -> Ulid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(input);
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let millis = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+    Ulid::from_parts(millis, u128::from_be_bytes(random))
 }
 
 impl DeliveryId {
@@ -214,12 +223,7 @@ impl DeliveryId {
     /// `due`, so the log still sorts by when attempts were made; the 80
     /// random bits are the start of a SHA-256 over the message and number.
     pub fn for_attempt(message: MessageId, attempt: u32, due: time::OffsetDateTime) -> Self {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{message}\n{attempt}"));
-        let mut random = [0u8; 16];
-        random[6..].copy_from_slice(&digest[..10]);
-        let millis = (due.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
-        Self(Ulid::from_parts(millis, u128::from_be_bytes(random)))
+        Self(derived_ulid(due, &format!("{message}\n{attempt}")))
     }
 }
 

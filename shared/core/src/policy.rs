@@ -115,13 +115,14 @@ impl SkipReason {
     }
 }
 
-/// Decides whether a delivery is sent at all.
-pub fn check_send(endpoint: Option<&Endpoint>, trigger: Trigger) -> Result<(), SkipReason> {
+/// Decides whether a delivery is sent at all: the endpoint to send to, or
+/// why it is skipped.
+pub fn check_send(endpoint: Option<&Endpoint>, trigger: Trigger) -> Result<&Endpoint, SkipReason> {
     match endpoint {
         None => Err(SkipReason::EndpointDeleted),
         // A test event checks a fixed endpoint before it is re-enabled.
         Some(ep) if !ep.enabled && trigger != Trigger::Test => Err(SkipReason::EndpointDisabled),
-        Some(_) => Ok(()),
+        Some(ep) => Ok(ep),
     }
 }
 
@@ -205,8 +206,9 @@ mod tests {
             check_send(Some(&off), Trigger::Manual),
             Err(SkipReason::EndpointDisabled)
         );
-        assert_eq!(check_send(Some(&off), Trigger::Test), Ok(()));
-        assert_eq!(check_send(Some(&endpoint(true)), Trigger::Event), Ok(()));
+        assert_eq!(check_send(Some(&off), Trigger::Test), Ok(&off));
+        let on = endpoint(true);
+        assert_eq!(check_send(Some(&on), Trigger::Event), Ok(&on));
     }
 
     #[test]
@@ -266,35 +268,6 @@ mod tests {
         );
     }
 
-    fn logged(
-        attempt: u32,
-        status: AttemptStatus,
-        next: Option<OffsetDateTime>,
-    ) -> DeliveryAttempt {
-        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
-        DeliveryAttempt {
-            id: crate::ids::DeliveryId::generate(),
-            tenant_id: "t".parse().unwrap(),
-            endpoint_id: crate::ids::EndpointId::generate(),
-            event_id: "evt_1".parse().unwrap(),
-            event_type: "a.b".parse().unwrap(),
-            message_id: crate::ids::MessageId::generate(),
-            attempt,
-            trigger: Trigger::Event,
-            status,
-            url: "https://example.com".into(),
-            http_status: None,
-            response_time_ms: None,
-            error_class: None,
-            error: None,
-            response_body: None,
-            request_headers: vec![],
-            created_at: at,
-            next_attempt_at: next,
-            expires_at: at,
-        }
-    }
-
     #[test]
     fn a_success_resets_the_failures_before_it() {
         let at = |s: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(s);
@@ -317,6 +290,7 @@ mod tests {
 
     #[test]
     fn entries_count_as_what_the_receiver_answered() {
+        use crate::attempt::testing::logged;
         let mut e = logged(1, AttemptStatus::Failed, None);
         e.http_status = Some(410);
         e.error_class = Some(ErrorClass::ClientError);

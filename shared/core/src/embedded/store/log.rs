@@ -64,11 +64,7 @@ impl DeliveryLog for EmbeddedStore {
         endpoint: EndpointId,
         id: DeliveryId,
     ) -> Result<Option<DeliveryAttempt>, StoreError> {
-        let s = self.lock();
-        Ok(s.log
-            .get(&(tenant.clone(), endpoint))
-            .and_then(|log| log.get(&id))
-            .cloned())
+        Ok(self.lock().entry(tenant, endpoint, id).cloned())
     }
 
     async fn record_attempts(&self, attempts: &[DeliveryAttempt]) -> Result<(), StoreError> {
@@ -86,9 +82,7 @@ impl DeliveryLog for EmbeddedStore {
         id: DeliveryId,
     ) -> Result<Option<DeliveryAttempt>, StoreError> {
         let s = self.lock();
-        Ok(s.log
-            .get(&(tenant.clone(), endpoint))
-            .and_then(|log| log.get(&id))
+        Ok(s.entry(tenant, endpoint, id)
             .filter(|a| a.expires_at > now())
             .cloned())
     }
@@ -149,6 +143,16 @@ impl DeliveryLog for EmbeddedStore {
 }
 
 impl State {
+    /// The stored entry under `id`, expired or not.
+    fn entry(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        id: DeliveryId,
+    ) -> Option<&DeliveryAttempt> {
+        self.log.get(&(tenant.clone(), endpoint))?.get(&id)
+    }
+
     /// Adds an entry, first dropping expired ones like TTL would: from the
     /// oldest end only (ids are time-ordered), so an insert scans nothing.
     fn insert_entry(&mut self, a: DeliveryAttempt) {
