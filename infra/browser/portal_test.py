@@ -1,7 +1,9 @@
 """The webhooks panel in a real headless Chromium against the real
 courier-local binary: a portal session's URL, adding an endpoint through
 the form, its secret copied, a published event's delivery and its retry
-appearing, an attempt opened and resent, disable and enable, a test event,
+appearing, an attempt opened and resent, disable and enable, Recover
+(refused while disabled, then a delivery that failed for good brought
+back), a test event,
 the statistics chart, filters, delete with its confirmation, a read-only
 session without write controls, framing allowed and refused by
 PORTAL_FRAME_ANCESTORS, and no request to another origin. Screenshots go to
@@ -192,9 +194,54 @@ class Panel(unittest.TestCase):
         self.assertIn("disabled by hand", text_of(d, ".summary .badge"))
         self.assertFalse(self.endpoint()["enabled"])
         screenshot(d, "06-disabled")
+        # Recover is refused while disabled: the 409's detail beside the field.
+        click(d, "Recover")
+        slot = d.find_element(By.CSS_SELECTOR, "form.recover [data-error-for=form]")
+        wait_for(d, lambda d: slot.is_displayed() and "is disabled" in slot.text, what="the 409 detail")
+        self.assertIn("re-enable it", slot.text)
+        scroll_to(d, "form.recover")
+        screenshot(d, "06-recover-disabled")
         click(d, "Enable")
         wait_for(d, lambda d: "Active" in text_of(d, ".summary .badge"), what="Active")
         self.assertTrue(self.endpoint()["enabled"])
+
+    def test_05b_recover_brings_back_a_delivery_that_failed_for_good(self):
+        d = self.driver
+        ep = self.endpoint()
+        form = d.find_element(By.CSS_SELECTOR, "form.recover")
+        since = form.find_element(By.NAME, "since")
+        self.assertEqual(since.get_attribute("type"), "datetime-local")
+        self.assertTrue(d.execute_script("return arguments[0].labels.length", since))
+        # The default: 24 hours ago, to the minute, in local time.
+        shown = d.execute_script("return Date.parse(arguments[0].value)", since)
+        self.assertLess(abs(time.time() * 1000 - 86_400_000 - shown), 120_000, since.get_attribute("value"))
+        # An event whose three attempts all fail ("RETRY_SCHEDULE": "1,1").
+        self.receiver.failing = True
+        event = self.courier.call("POST", f"/v1/tenants/{TENANT}/events", {"type": "order.created", "data": {"orderId": "o_1"}})
+        log = f"/v1/tenants/{TENANT}/endpoints/{ep['id']}/deliveries?limit=50"
+
+        def failed_for_good(_):
+            for a in self.courier.call("GET", log)["data"]:
+                if a["eventId"] == event["id"] and a["attempt"] == 3:
+                    return a["status"] == "failed"
+            return False
+
+        wait_for(d, failed_for_good, timeout=30, what="the third failed attempt")
+        self.receiver.failing = False
+        before = len(self.receiver.received)
+        click(d, "Recover")
+        result = form.find_element(By.CSS_SELECTOR, "[data-recover-result]")
+        wait_for(d, lambda d: result.text == "1 delivery queued", timeout=15, what="1 delivery queued")
+        ids = lambda: [{k.lower(): v for k, v in h.items()}.get("webhook-id") for h, _ in self.receiver.received[before:]]
+        wait_for(d, lambda d: event["id"] in ids(), timeout=15, what="the recovered delivery")
+        wait_for(d, lambda d: "recovered" in text_of(d, ".delivery-row"), timeout=15, what="the recovered row")
+        recovered = [a for a in self.courier.call("GET", log)["data"] if a["trigger"] == "recover"]
+        self.assertEqual([(a["eventId"], a["status"]) for a in recovered], [(event["id"], "succeeded")])
+        scroll_to(d, "form.recover")
+        screenshot(d, "06-recover")
+        # Nothing is left to recover: the event's latest attempt succeeded.
+        click(d, "Recover")
+        wait_for(d, lambda d: result.text == "0 deliveries queued", timeout=15, what="0 deliveries queued")
 
     def test_06_send_a_test_event(self):
         d = self.driver
@@ -248,7 +295,7 @@ class Panel(unittest.TestCase):
         self.assertEqual(buttons(d, "Add endpoint"), [])
         d.find_element(By.CSS_SELECTOR, ".endpoint-row").click()
         wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, ".delivery-row") and buttons(d, "Show"), what="the page")
-        for label in ["Disable", "Enable", "Send test event", "Delete", "Rotate", "Save events"]:
+        for label in ["Disable", "Enable", "Send test event", "Delete", "Rotate", "Save events", "Recover"]:
             self.assertEqual(buttons(d, label), [], label)
         self.assertTrue(all(not c.is_enabled() for c in d.find_elements(By.NAME, "eventTypes")))
         d.find_element(By.CSS_SELECTOR, ".delivery-row").click()

@@ -72,19 +72,21 @@ class CourierLocal:
 
 
 class Receiver:
-    """A loopback webhook receiver: 500 to its first delivery, 200 after."""
+    """A loopback webhook receiver: 500 to its first delivery and to every
+    one while `failing` is set, 200 otherwise."""
 
     def __init__(self):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.received = []
+        self.failing = False
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 receiver.received.append((dict(self.headers), body))
-                status = 500 if len(receiver.received) == 1 else 200
+                status = 500 if len(receiver.received) == 1 or receiver.failing else 200
                 reply = b"busy, try again" if status == 500 else b'{"ok":true}'
                 self.send_response(status)
                 self.send_header("content-type", "text/plain")

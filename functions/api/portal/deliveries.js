@@ -78,6 +78,7 @@ export function deliveriesSection(ctx, endpointPath) {
           a.attempt > 1 ? h("span", { class: "retry" }, `Retry #${a.attempt - 1}`) : null,
           a.trigger === "test" ? h("span", { class: "tag" }, "test") : null,
           a.trigger === "manual" ? h("span", { class: "tag" }, "resent") : null,
+          a.trigger === "recover" ? h("span", { class: "tag" }, "recovered") : null,
           timeEl(a.createdAt),
         ),
       ),

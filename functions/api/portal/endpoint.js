@@ -1,11 +1,12 @@
 // One endpoint's page: its events, signing secret, Enable / Disable, test
-// event and Delete, then its recent deliveries and statistics. Write
-// controls are left out of a read-only session altogether.
+// event, Delete and Recover, then its recent deliveries and statistics.
+// Write controls are left out of a read-only session altogether.
 
 import { call, tenantPath } from "./api.js";
 import { announce, clearProblems, confirmDialog, copyButton, endpointBadge, errorSlot, fill, h, showProblem, timeEl } from "./dom.js";
 import { eventPicker, pickedEvents } from "./endpoints.js";
 import { deliveriesSection } from "./deliveries.js";
+import { recoverCard } from "./recover.js";
 import { statsSection } from "./stats.js";
 
 const REFRESH_MS = 5000;
@@ -118,7 +119,7 @@ function say(el, text, isError = false) {
 }
 
 function renderSettings(ctx, el, ep, path) {
-  fill(el, eventsForm(ctx, ep, path), secretCard(ctx, path));
+  fill(el, eventsForm(ctx, ep, path), secretCard(ctx, path), ctx.readOnly ? null : recoverCard(path));
 }
 
 function eventsForm(ctx, ep, path) {

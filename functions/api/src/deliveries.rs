@@ -119,12 +119,19 @@ impl DeliveryListQuery {
 fn timestamp(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
     // In a query string an unencoded `+` means a space, and a space cannot
     // occur in RFC 3339, so `...T14:00:00 02:00` is read as the `+02:00` meant.
-    OffsetDateTime::parse(&raw.replace(' ', "+"), &Rfc3339).map_err(|_| {
-        ApiError::validation(
-            name,
-            format!("{name} must be an RFC 3339 time such as 2026-04-23T14:00:00Z, got '{raw}'"),
-        )
-    })
+    OffsetDateTime::parse(&raw.replace(' ', "+"), &Rfc3339).map_err(|_| bad_time(name, raw))
+}
+
+/// An RFC 3339 time from field `name` of a JSON body; 422 naming it.
+pub(crate) fn body_time(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| bad_time(name, raw))
+}
+
+fn bad_time(name: &str, raw: &str) -> ApiError {
+    ApiError::validation(
+        name,
+        format!("{name} must be an RFC 3339 time such as 2026-04-23T14:00:00Z, got '{raw}'"),
+    )
 }
 
 /// Lists an endpoint's logged attempts, newest first. Expired entries are

@@ -1,8 +1,8 @@
 //! Courier's API (DESIGN §4): event types, endpoints and their secrets, the
-//! delivery log with resends and test events, daily statistics, tenant API
-//! keys and portal sessions, and the embeddable webhooks panel at
-//! `/portal`, as an axum router that the Lambda, the local server and the
-//! tests all mount.
+//! delivery log with resends, test events and recovery, daily statistics,
+//! tenant API keys and portal sessions, and the embeddable webhooks panel
+//! at `/portal`, as an axum router that the Lambda, the local server and
+//! the tests all mount.
 //!
 //! Every route but the panel's static files needs a bearer credential: the
 //! admin token, a tenant API key or a portal token ([`access`], whose
@@ -23,6 +23,7 @@ pub mod model;
 pub mod openapi;
 pub mod portal;
 pub mod portal_sessions;
+pub mod recover;
 pub mod resend;
 pub mod secrets;
 pub mod stats;
@@ -40,8 +41,8 @@ use crate::access::KeyUses;
 use crate::auth::AdminAuth;
 use crate::portal::PortalSettings;
 
-/// What the handlers share: storage, the delivery queue (for test events
-/// and resends), the deployment's settings and the credential checks.
+/// What the handlers share: storage, the delivery queue (for test events,
+/// resends and recoveries), the deployment's settings and the credential checks.
 #[derive(Clone)]
 pub struct ApiState {
     /// All storage ports.
@@ -98,6 +99,7 @@ pub fn routes(state: ApiState) -> Router {
         .merge(secrets::routes())
         .merge(deliveries::routes())
         .merge(resend::routes())
+        .merge(recover::routes())
         .merge(test_events::routes())
         .merge(stats::routes())
         .merge(api_keys::routes())

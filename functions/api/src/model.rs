@@ -12,6 +12,7 @@ pub mod access;
 pub mod deliveries;
 pub mod stats;
 
+use courier::circuit::CircuitState;
 use courier::endpoint::{DisabledReason, Endpoint, MAX_DESCRIPTION_LEN, PayloadFormat};
 use courier::event_type::EventType;
 use serde::{Deserialize, Serialize};
@@ -124,6 +125,16 @@ pub struct UpdateEndpoint {
     pub payload_format: Option<PayloadFormatDto>,
 }
 
+/// An endpoint's circuit breaker.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CircuitDto {
+    /// Deliveries go out as they come.
+    Closed,
+    /// Deliveries wait; one probe at a time goes out.
+    Open,
+}
+
 /// An endpoint as shown to its owner; never includes the secret.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -149,6 +160,17 @@ pub struct EndpointView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_attempt_at: Option<OffsetDateTime>,
+    /// `open` while the endpoint is failing: its deliveries wait and one
+    /// at a time goes out as a probe; `closed` otherwise.
+    pub circuit: CircuitDto,
+    /// When the circuit opened; null while closed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub failing_since: Option<OffsetDateTime>,
+    /// When the next probe may go out; null while closed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<OffsetDateTime>,
     /// Body format.
     pub payload_format: PayloadFormatDto,
     /// Creation time.
@@ -173,6 +195,12 @@ impl From<&Endpoint> for EndpointView {
             disabled_reason: ep.disabled_reason.map(Into::into),
             consecutive_failures: ep.consecutive_failures,
             last_attempt_at: ep.last_attempt_at,
+            circuit: match ep.circuit.state {
+                CircuitState::Closed => CircuitDto::Closed,
+                CircuitState::Open => CircuitDto::Open,
+            },
+            failing_since: ep.circuit.failing_since,
+            next_attempt_at: ep.circuit.next_attempt_at,
             payload_format: ep.payload_format.into(),
             created_at: ep.created_at,
             updated_at: ep.updated_at,

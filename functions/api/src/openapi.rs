@@ -17,12 +17,12 @@ use crate::model::access::{
 };
 
 use crate::model::deliveries::{
-    AttemptStatusDto, DeliveryDetail, DeliveryList, DeliveryQueued, DeliverySummary, ErrorClassDto,
-    SendTestEvent, TriggerDto,
+    AttemptStatusDto, DeliveriesRecovered, DeliveryDetail, DeliveryList, DeliveryQueued,
+    DeliverySummary, ErrorClassDto, RecoverDeliveries, SendTestEvent, TriggerDto,
 };
 use crate::model::stats::{DayStats, EndpointStats, FailureCounts, StatsTotals};
 use crate::model::{
-    CreateEndpoint, CreateEventType, CreatedEndpoint, DisabledReasonDto, EndpointList,
+    CircuitDto, CreateEndpoint, CreateEventType, CreatedEndpoint, DisabledReasonDto, EndpointList,
     EndpointView, EventTypeList, EventTypeView, PayloadFormatDto, RotateSecret, SecretView,
     UpdateEndpoint,
 };
@@ -163,7 +163,7 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
 #[openapi(
     info(
         title = "Courier admin API",
-        description = "Endpoints, their signing secrets, delivery logs, resends, test events and statistics, the event-type catalogue, tenant API keys and portal sessions of Courier, a multi-tenant webhook delivery service. The admin token may call every route; a tenant API key or portal token the routes of its own tenant and reading the catalogue. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
+        description = "Endpoints, their signing secrets, delivery logs, resends, test events, recovery and statistics, the event-type catalogue, tenant API keys and portal sessions of Courier, a multi-tenant webhook delivery service. The admin token may call every route; a tenant API key or portal token the routes of its own tenant and reading the catalogue. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
     ),
     paths(
         crate::event_types::list_event_types,
@@ -179,6 +179,7 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
         crate::deliveries::list_deliveries,
         crate::deliveries::get_delivery,
         crate::resend::resend_delivery,
+        crate::recover::recover_deliveries,
         crate::test_events::send_test_event,
         crate::stats::endpoint_stats,
         crate::api_keys::create_api_key,
@@ -190,9 +191,9 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
     components(
         schemas(
             Problem, CreateEndpoint, UpdateEndpoint, EndpointView, CreatedEndpoint, EndpointList,
-            PayloadFormatDto, DisabledReasonDto, SecretView, RotateSecret, EventTypeView,
+            PayloadFormatDto, DisabledReasonDto, CircuitDto, SecretView, RotateSecret, EventTypeView,
             CreateEventType, EventTypeList, DeliverySummary, DeliveryDetail, DeliveryList,
-            DeliveryQueued, SendTestEvent, TriggerDto, AttemptStatusDto, ErrorClassDto, EndpointStats, DayStats, StatsTotals, FailureCounts,
+            DeliveryQueued, SendTestEvent, RecoverDeliveries, DeliveriesRecovered, TriggerDto, AttemptStatusDto, ErrorClassDto, EndpointStats, DayStats, StatsTotals, FailureCounts,
             CreateApiKey, ApiKeyView, CreatedApiKey, ApiKeyList, CreatePortalSession,
             PortalSessionCreated, CredentialKind, CredentialView,
         ),
@@ -207,7 +208,7 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
         (name = "event-types", description = "The catalogue of event types endpoints subscribe to"),
         (name = "endpoints", description = "A tenant's webhook endpoints"),
         (name = "secrets", description = "An endpoint's signing secret"),
-        (name = "deliveries", description = "An endpoint's delivery log, resends and test events"),
+        (name = "deliveries", description = "An endpoint's delivery log, resends, test events and recovery"),
         (name = "stats", description = "An endpoint's daily delivery statistics"),
         (name = "api-keys", description = "A tenant's API keys, for its apps and integrations (admin token only)"),
         (name = "portal", description = "Portal sessions for the embeddable webhooks panel at /portal, and the caller's own credential"),

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use courier::endpoint::DisabledReason;
+use courier::endpoint::{DisabledReason, Endpoint};
 use courier::message::{DeliveryMessage, Trigger};
 
 use crate::ApiState;
@@ -53,18 +53,7 @@ pub async fn resend_delivery(
     path: DeliveryPath,
 ) -> Result<(StatusCode, axum::Json<DeliveryQueued>), ApiError> {
     let (endpoint, attempt) = load_delivery(&state, &path).await?;
-    if !endpoint.enabled {
-        let reason = match endpoint.disabled_reason {
-            Some(DisabledReason::Manual) => " by hand",
-            Some(DisabledReason::ConsecutiveFailures) => " after too many failed attempts in a row",
-            Some(DisabledReason::Gone) => " because it answered 410 Gone",
-            None => "",
-        };
-        return Err(ApiError::Conflict(format!(
-            "endpoint '{}' is disabled{reason}, so a resend would be skipped; re-enable it with PATCH {{\"enabled\": true}} first (POST .../test checks it while disabled)",
-            endpoint.id
-        )));
-    }
+    ensure_enabled(&endpoint, "a resend")?;
     let event = state
         .store
         .event(&path.tenant, &attempt.event_id)
@@ -93,8 +82,27 @@ pub async fn resend_delivery(
     ))
 }
 
+/// Refuses (409) to queue `what` for a disabled endpoint, saying why it is
+/// disabled and how to re-enable it: the delivery function would only log
+/// the delivery as `skipped`.
+pub(crate) fn ensure_enabled(endpoint: &Endpoint, what: &str) -> Result<(), ApiError> {
+    if endpoint.enabled {
+        return Ok(());
+    }
+    let reason = match endpoint.disabled_reason {
+        Some(DisabledReason::Manual) => " by hand",
+        Some(DisabledReason::ConsecutiveFailures) => " after too many failed attempts in a row",
+        Some(DisabledReason::Gone) => " because it answered 410 Gone",
+        None => "",
+    };
+    Err(ApiError::Conflict(format!(
+        "endpoint '{}' is disabled{reason}, so {what} would be skipped; re-enable it with PATCH {{\"enabled\": true}} first (POST .../test checks it while disabled)",
+        endpoint.id
+    )))
+}
+
 /// A retention period for people: whole days when it is, else seconds.
-fn describe(retention: Duration) -> String {
+pub(crate) fn describe(retention: Duration) -> String {
     let secs = retention.as_secs();
     match (secs / 86_400, secs % 86_400) {
         (1, 0) => "1 day".into(),

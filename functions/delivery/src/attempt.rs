@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use courier::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
+use courier::circuit::{self, Gate};
 use courier::endpoint::Endpoint;
 use courier::ids::DeliveryId;
 use courier::message::{DeliveryMessage, ReceivedMessage};
@@ -66,6 +67,20 @@ impl Deliverer {
         endpoint: Option<&Endpoint>,
         clock: &crate::BatchClock,
     ) -> Handled {
+        // An open circuit holds the delivery before anything is read: a
+        // waiting delivery costs its receive and one visibility change.
+        let spread = spread_of(message);
+        let gate = endpoint.filter(|ep| ep.enabled).map_or(Gate::Send, |ep| {
+            circuit::gate(
+                &ep.circuit,
+                message.trigger,
+                OffsetDateTime::now_utc(),
+                spread,
+            )
+        });
+        if let Gate::Wait(wait) = gate {
+            return self.put_back(received, wait, clock).await;
+        }
         let due = match self.position(message).await {
             Ok(Position::Due(due)) => due,
             Ok(Position::Done) => {
@@ -90,7 +105,22 @@ impl Deliverer {
             return self.fault(received).await;
         }
         let entry = match policy::check_send(endpoint, message.trigger) {
-            Ok(endpoint) => self.attempt(message, endpoint, &due).await,
+            Ok(endpoint) => {
+                let probe = gate == Gate::Probe;
+                if probe {
+                    match self.claim_probe(endpoint, spread).await {
+                        Ok(None) => {}
+                        Ok(Some(wait)) => return self.put_back(received, wait, clock).await,
+                        Err(e) => {
+                            tracing::error!(endpoint_id = %endpoint.id, error = %e, "probe claim failed");
+                            return self.fault(received).await;
+                        }
+                    }
+                }
+                let mut entry = self.attempt(message, endpoint, &due).await;
+                entry.probe = probe;
+                entry
+            }
             Err(reason) => {
                 let mut entry = self.entry(message, endpoint, &due, AttemptStatus::Skipped);
                 entry.error = Some(reason.describe().into());
@@ -98,6 +128,38 @@ impl Deliverer {
             }
         };
         self.record(received, entry, clock).await
+    }
+
+    /// Takes the open circuit's probe for this delivery: `None` when taken,
+    /// else how long to wait for the probe in flight.
+    async fn claim_probe(
+        &self,
+        endpoint: &Endpoint,
+        spread: f64,
+    ) -> Result<Option<Duration>, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        // Held while the attempt is made and logged; a probe that dies
+        // lets the next one go when this runs out.
+        let lease = self.settings.delivery_timeout + crate::RECORD_BUDGET;
+        let claimed = self
+            .store
+            .claim_probe(
+                &endpoint.tenant_id,
+                endpoint.id,
+                endpoint.circuit.next_attempt_at,
+                now,
+                now + lease,
+            )
+            .await?;
+        if claimed {
+            tracing::info!(tenant_id = %endpoint.tenant_id, endpoint_id = %endpoint.id, "probing an endpoint whose circuit is open");
+            return Ok(None);
+        }
+        let left = endpoint
+            .probe_lease_until
+            .filter(|t| *t > now)
+            .map_or(self.settings.delivery_timeout, |t| (t - now).unsigned_abs());
+        Ok(Some(circuit::wait_for_probe(left, spread)))
     }
 
     /// Signs and POSTs attempt `due`, and describes it as a log entry.
@@ -146,11 +208,7 @@ impl Deliverer {
         entry: DeliveryAttempt,
         clock: &crate::BatchClock,
     ) -> Handled {
-        match self
-            .store
-            .record_attempt(&entry, self.settings.disable_after_failures)
-            .await
-        {
+        match self.store.record_attempt(&entry, &self.rules).await {
             Ok(true) => crate::log_attempt(&entry),
             Ok(false) => {
                 // Another copy logged this attempt first: it owns it. The next
@@ -236,6 +294,16 @@ impl Deliverer {
             created_at: now,
             next_attempt_at: None,
             expires_at: self.expiry(now, self.settings.retry_schedule.max_attempts()),
+            probe: false,
         }
     }
+}
+
+/// Where in its stagger a waiting delivery returns (0..1), fixed per
+/// delivery so that the waiting ones spread out instead of returning at once.
+fn spread_of(message: &DeliveryMessage) -> f64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    message.message_id.hash(&mut h);
+    (h.finish() % 1_000) as f64 / 1_000.0
 }

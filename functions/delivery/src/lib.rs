@@ -46,6 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use courier::attempt::{AttemptStatus, DeliveryAttempt};
+use courier::circuit::HealthRules;
 use courier::config::Settings;
 use courier::endpoint::Endpoint;
 use courier::ids::{EndpointId, TenantId};
@@ -71,6 +72,8 @@ pub struct Deliverer {
     queue: Arc<dyn DeliveryQueue>,
     sender: Sender,
     settings: Settings,
+    /// The circuit breaker's and auto-disable's rules, from the settings.
+    rules: HealthRules,
     /// [`courier::policy::fault_backoff`]'s unit: 1 s, scaled down in tests.
     fault_unit: Duration,
 }
@@ -123,6 +126,7 @@ impl Deliverer {
             store,
             queue,
             sender,
+            rules: settings.health_rules(),
             settings,
             fault_unit: courier::policy::FAULT_BACKOFF_UNIT,
         })
@@ -135,9 +139,15 @@ impl Deliverer {
         self
     }
 
-    /// The settings in force (the stream handler needs the threshold).
+    /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The circuit breaker's and auto-disable's rules in force (the stream
+    /// handler counts with them).
+    pub fn rules(&self) -> &HealthRules {
+        &self.rules
     }
 
     /// Handles one batch with no deadline; see [`Self::handle_batch_until`].

@@ -18,17 +18,17 @@ async fn main() -> Result<(), Error> {
     let metrics = Metrics::from_env()?;
     let settings = Settings::from_env()?;
     let backend = courier_aws::AwsBackend::from_env().await?;
-    let disable_after = settings.disable_after_failures;
+    let rules = Arc::new(settings.health_rules());
     let store = backend.store.clone();
     let deliverer = Arc::new(Deliverer::new(backend.store, backend.queue, settings)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (deliverer, store) = (deliverer.clone(), store.clone());
+        let (deliverer, store, rules) = (deliverer.clone(), store.clone(), rules.clone());
         async move {
             let deadline = deadline_of(event.context.deadline);
             let source = event.payload["Records"][0]["eventSource"].as_str();
             let response = if source == Some("aws:dynamodb") {
                 let records: StreamEvent = serde_json::from_value(event.payload)?;
-                serde_json::to_value(handle_stream_event(&*store, records, disable_after).await)?
+                serde_json::to_value(handle_stream_event(&*store, records, &rules).await)?
             } else {
                 let records: SqsEvent = serde_json::from_value(event.payload)?;
                 serde_json::to_value(handle_sqs_event(&deliverer, records, deadline).await)?

@@ -1,5 +1,5 @@
 //! The Lambda side of the deliveries table's stream: new log entries in,
-//! counted into the statistics and the endpoints' failure counters (see
+//! counted into the statistics and the endpoints' failure counters and circuits (see
 //! `courier_aws::accounting`), batch item failures out.
 
 use aws_lambda_events::event::dynamodb::Event;
@@ -36,14 +36,14 @@ fn logged_entries(event: Event) -> Vec<LoggedEntry> {
 pub async fn handle_stream_event(
     store: &dyn StreamAccounting,
     event: Event,
-    disable_after: u32,
+    rules: &courier::circuit::HealthRules,
 ) -> DynamoDbEventResponse {
     let entries = logged_entries(event);
     let mut response = DynamoDbEventResponse::default();
     let Some(first) = entries.first() else {
         return response;
     };
-    match store.count_entries(&entries, disable_after).await {
+    match store.count_entries(&entries, rules).await {
         Ok(counted) => {
             for (tenant, endpoint, recorded) in counted.disabled {
                 tracing::warn!(

@@ -213,7 +213,7 @@ async fn drain(
         }
         if batches % 20 < 4 {
             backend
-                .count_logged(tenant, settings().disable_after_failures)
+                .count_logged(tenant, &settings().health_rules())
                 .await;
         }
     }
@@ -266,8 +266,7 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
         &messages,
     )
     .await;
-    b.count_logged(&tenant, settings().disable_after_failures)
-        .await;
+    b.count_logged(&tenant, &settings().health_rules()).await;
 
     // What the receiver saw, by endpoint: (webhook-id, webhook-attempt) → POSTs.
     let mut seen: BTreeMap<String, BTreeMap<(String, u32), usize>> = BTreeMap::new();

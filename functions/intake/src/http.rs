@@ -1,14 +1,26 @@
 //! The HTTP door: `POST /v1/tenants/{tenantId}/events`, with the shared
-//! HTTP edge's auth, JSON and problem handling (`courier-http`).
+//! HTTP edge's credential check, JSON and problem handling (`courier-http`).
+//!
+//! Who may publish is the API's rule ([`courier::access::scope`]): the
+//! admin token, or a tenant API key or a portal session that may write, of
+//! the path's own tenant. The admin token costs no store read (its digest
+//! is compared in constant time), so a publish with it costs what it always
+//! did; a tenant credential costs one read (`GetItem` by the token's
+//! SHA-256), plus an API key's `lastUsedAt` write at most once a minute per
+//! key and warm instance. Credentials are not cached: a revoked key is
+//! refused at its next request.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
+use courier::access::KeyUses;
+use courier_http::access::Credentials;
 use courier_http::auth::AdminAuth;
 use courier_http::json::{Json, body_limit};
 use courier_http::params::TenantPath;
@@ -22,10 +34,39 @@ use crate::publish::{Intake, PublishError, PublishRequest};
 /// formatting whitespace while the envelope size check gives the real 413.
 const BODY_LIMIT_FACTOR: usize = 2;
 
-/// The intake Lambda's complete router: [`routes`] with the shared
-/// authentication and problem fallbacks.
+/// The intake Lambda's complete router: [`routes`] with the problem
+/// fallbacks and the credential check, which runs first.
 pub fn router(intake: Arc<Intake>, auth: AdminAuth, max_payload_bytes: usize) -> Router {
-    courier_http::finish(routes(intake, max_payload_bytes), auth)
+    let gate = Arc::new(Gate {
+        admin: auth,
+        intake: intake.clone(),
+        key_uses: KeyUses::default(),
+    });
+    courier_http::with_fallbacks(routes(intake, max_payload_bytes)).layer(
+        axum::middleware::from_fn_with_state(gate, require_credential),
+    )
+}
+
+/// What the credential check needs; tenant credentials are looked up in
+/// the intake's store.
+struct Gate {
+    admin: AdminAuth,
+    intake: Arc<Intake>,
+    key_uses: KeyUses,
+}
+
+/// Authenticates (401) and checks the scope (403) before the handler.
+async fn require_credential(
+    State(gate): State<Arc<Gate>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let credentials = Credentials {
+        admin: &gate.admin,
+        store: gate.intake.credential_store(),
+        key_uses: &gate.key_uses,
+    };
+    credentials.admit(request, next).await
 }
 
 /// The intake route alone, for a server that merges it with the admin API

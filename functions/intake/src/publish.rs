@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use courier::config::Settings;
+use courier::credentials::CredentialStore;
 use courier::event::{Event, to_millis};
 use courier::event_type::EventTypeName;
 use courier::ids::{EndpointId, EventId, TenantId};
@@ -135,6 +136,11 @@ impl Intake {
             queue,
             settings,
         }
+    }
+
+    /// Where the HTTP door looks up tenant credentials.
+    pub(crate) fn credential_store(&self) -> &dyn CredentialStore {
+        &*self.store
     }
 
     /// Validates and accepts one event of `tenant`, fanning out for at most

@@ -3,7 +3,8 @@
 //! it prints, and README.md's own copy, run through bash and curl exactly as
 //! written (only the ports and `cargo run` are pointed at this build). Then
 //! the receiver must have printed a verified failed attempt and a verified
-//! retry, and the deliveries API must list both.
+//! retry, and the deliveries API must list both. The same server takes a
+//! tenant's API key on the publish route.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use courier::signing::Secret;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const TOKEN: &str = "quickstart-test-token";
 const EXE: &str = env!("CARGO_BIN_EXE_courier-local");
@@ -281,6 +282,63 @@ async fn the_readme_quickstart_works() {
         .join("\n");
     assert!(script.contains(&format!("B={base}")), "{script}");
     run_quickstart(&script, &base).await;
+}
+
+/// The local server merges intake into the API, under the same credential
+/// check as on AWS: a tenant's API key publishes to its own tenant only,
+/// and a read-only portal session cannot publish.
+#[tokio::test]
+async fn a_tenant_api_key_publishes_through_the_local_server() {
+    let (_server, base) = start_server();
+    let client = reqwest::Client::new();
+    let call = |token: &str, path: &str, body: Value| {
+        let request = client
+            .post(format!("{base}/v1/tenants/{path}"))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, key) = call(TOKEN, "store_keys/api-keys", json!({"name": "erp"})).await;
+    assert_eq!(status, 201, "{key}");
+    let key = key["key"].as_str().unwrap().to_owned();
+    let (status, session) = call(
+        TOKEN,
+        "store_keys/portal-sessions",
+        json!({"readOnly": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    let read_only = session["token"].as_str().unwrap().to_owned();
+    // Loopback is allowed locally; nothing listens on port 9.
+    let endpoint = json!({"url": "http://127.0.0.1:9/hook", "eventTypes": ["*"]});
+    let (status, created) = call(&key, "store_keys/endpoints", endpoint).await;
+    assert_eq!(status, 201, "{created}");
+
+    let event = json!({"type": "order.created", "data": {"order": 1}});
+    let (status, published) = call(&key, "store_keys/events", event.clone()).await;
+    assert_eq!(
+        (status, &published["endpoints"]),
+        (202, &json!(1)),
+        "{published}"
+    );
+    for (token, path, why) in [
+        (&key, "store_other/events", "tenant 'store_keys'"),
+        (&read_only, "store_keys/events", "read-only"),
+    ] {
+        let (status, problem) = call(token, path, event.clone()).await;
+        assert_eq!(status, 403, "{path}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(why),
+            "{problem}"
+        );
+    }
 }
 
 #[tokio::test]

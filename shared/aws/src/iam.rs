@@ -3,7 +3,11 @@
 //! `template.yaml` must allow, and no more, for the port methods its code
 //! calls. The `template_iam` test derives the same list from the adapters'
 //! SDK calls (so a new call fails it until this list says so) and checks
-//! each function's role against the port methods the function calls.
+//! each function's role against the port methods the function calls, its
+//! own and those of the shared code it uses: the credential check
+//! (`courier::access`), which the api and the intake functions both run,
+//! needs `CredentialStore::api_key_by_hash`, `touch_api_key` and
+//! `portal_session` in each of them.
 //!
 //! Transactions have no IAM action of their own: each `Put`, `Update` and
 //! `Delete` in a `TransactWriteItems` is authorised as `PutItem`,
@@ -110,6 +114,12 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
             "dynamodb:DeleteItem",
             "dynamodb:GetItem",
         ],
+    ),
+    // A delivery takes the open circuit's probe with one conditional update.
+    grant(
+        "EndpointStore::claim_probe",
+        EndpointsTable,
+        &["dynamodb:UpdateItem"],
     ),
     // event_types.rs
     grant(

@@ -2,8 +2,9 @@
 //! actions of every port method, and must match the SDK calls the adapters
 //! make (a new `.client.<operation>()` fails here until the list says so);
 //! each function's role in `template.yaml` must allow exactly the actions of
-//! the port methods its code calls, on this stack's resources, and nothing
-//! else.
+//! the port methods its code calls (itself, or through the shared code it
+//! uses, such as the credential check), on this stack's resources, and
+//! nothing else.
 
 mod support;
 
@@ -220,9 +221,21 @@ fn function_crates() -> BTreeMap<String, String> {
     crates
 }
 
+/// Shared code that calls ports on behalf of the function crates whose code
+/// names it: the name, and the source folders whose port calls then count
+/// for the crate.
+const SHARED_PORT_CALLERS: [(&str, [&str; 2]); 1] = [
+    // The credential check of the api and intake functions.
+    (
+        "courier_http::access",
+        ["shared/http/src", "shared/core/src/access"],
+    ),
+];
+
 /// The port methods a function crate calls: `store.<method>(` and
-/// `queue.<method>(` anywhere in its `src/` (the handlers reach the ports
-/// through fields or parameters named `store` and `queue`).
+/// `queue.<method>(` anywhere in its `src/` or in the shared code of
+/// [`SHARED_PORT_CALLERS`] it names (the code reaches the ports through
+/// fields or parameters named `store` and `queue`).
 fn port_methods_called(crate_dir: &str) -> BTreeSet<String> {
     let mut short: BTreeMap<&str, &str> = BTreeMap::new();
     for g in REQUIRED_ACTIONS {
@@ -233,11 +246,22 @@ fn port_methods_called(crate_dir: &str) -> BTreeSet<String> {
             "two port methods are named {name}: this scan needs unique names"
         );
     }
+    let squeezed = |dir: &str| -> Vec<String> {
+        rust_files(dir)
+            .iter()
+            .map(|(_, text)| squeeze(&Code::new(text).text))
+            .collect()
+    };
+    let mut sources = squeezed(&format!("{crate_dir}/src"));
+    for (marker, shared) in SHARED_PORT_CALLERS {
+        if sources.iter().any(|code| code.contains(marker)) {
+            sources.extend(shared.iter().flat_map(|dir| squeezed(dir)));
+        }
+    }
     let mut called = BTreeSet::new();
-    for (_, text) in rust_files(&format!("{crate_dir}/src")) {
-        let code = squeeze(&Code::new(&text).text);
+    for code in &sources {
         for receiver in ["store.", "queue."] {
-            for name in names_after(&code, receiver) {
+            for name in names_after(code, receiver) {
                 let is_call = code.contains(&format!("{receiver}{name}("));
                 if let (true, Some(method)) = (is_call, short.get(name.as_str())) {
                     called.insert((*method).to_owned());
@@ -373,6 +397,18 @@ fn the_source_scan_sees_the_calls_it_must() {
         assert!(
             called.contains(m),
             "{m} not found in functions/delivery: {called:?}"
+        );
+    }
+    // The credential check sits in shared code, not in the crate.
+    let intake = port_methods_called("functions/intake");
+    for m in [
+        "CredentialStore::api_key_by_hash",
+        "CredentialStore::touch_api_key",
+        "CredentialStore::portal_session",
+    ] {
+        assert!(
+            intake.contains(m),
+            "{m} not found for functions/intake: {intake:?}"
         );
     }
     let derived = derived_from_adapters();

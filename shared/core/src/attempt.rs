@@ -134,6 +134,9 @@ pub struct DeliveryAttempt {
     /// When the entry expires (TTL); never returned after that.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// It went out as the probe of the endpoint's open circuit.
+    #[serde(default)]
+    pub probe: bool,
 }
 
 impl DeliveryAttempt {
@@ -256,6 +259,7 @@ pub(crate) mod testing {
             created_at: at,
             next_attempt_at: next,
             expires_at: at,
+            probe: false,
         }
     }
 }

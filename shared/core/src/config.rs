@@ -23,7 +23,7 @@ pub const MAX_PAYLOAD_LIMIT: u64 = 384 * 1024;
 /// The whole-number settings and the range each accepts, inclusive. The
 /// SAM template's parameters carry the same bounds (a test holds them to
 /// this table), so a value refused here cannot be deployed.
-pub const NUMERIC_LIMITS: [(&str, u64, u64); 5] = [
+pub const NUMERIC_LIMITS: [(&str, u64, u64); 7] = [
     // The delivery function runs a batch's attempts at once within its 60 s
     // timeout: one attempt plus the bookkeeping must fit.
     ("DELIVERY_TIMEOUT_MS", 100, 30_000),
@@ -35,6 +35,10 @@ pub const NUMERIC_LIMITS: [(&str, u64, u64); 5] = [
     // Fan-out streams in bounded memory whatever the count; 10,000 is the
     // largest fan-out measured to finish within one intake invocation.
     ("MAX_ENDPOINTS_PER_TENANT", 1, 10_000),
+    // The circuit breaker keeps its window of outcomes in one 64-bit number
+    // (see `courier::circuit`); fewer than 4 attempts is a single error.
+    ("CIRCUIT_WINDOW", 4, crate::circuit::MAX_WINDOW as u64),
+    ("CIRCUIT_OPEN_AFTER", 2, crate::circuit::MAX_WINDOW as u64),
 ];
 
 /// The values `var` accepts, from [`NUMERIC_LIMITS`].
@@ -67,6 +71,11 @@ pub struct Settings {
     /// `MAX_ENDPOINTS_PER_TENANT`: endpoints a tenant may have; creating
     /// one more is refused with 422.
     pub max_endpoints_per_tenant: usize,
+    /// `CIRCUIT_WINDOW`: recent attempts an endpoint's circuit looks at.
+    pub circuit_window: u32,
+    /// `CIRCUIT_OPEN_AFTER`: failures among them that open it (a larger
+    /// value is taken as `CIRCUIT_WINDOW`).
+    pub circuit_open_after: u32,
 }
 
 impl Default for Settings {
@@ -80,6 +89,8 @@ impl Default for Settings {
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             simple_signature_header: true,
             max_endpoints_per_tenant: 100,
+            circuit_window: 32,
+            circuit_open_after: 20,
         }
     }
 }
@@ -138,8 +149,29 @@ impl Settings {
             max_endpoints_per_tenant: num("MAX_ENDPOINTS_PER_TENANT")?
                 .map(|n| n as usize)
                 .unwrap_or(d.max_endpoints_per_tenant),
+            circuit_window: num("CIRCUIT_WINDOW")?
+                .map(|n| n as u32)
+                .unwrap_or(d.circuit_window),
+            circuit_open_after: num("CIRCUIT_OPEN_AFTER")?
+                .map(|n| n as u32)
+                .unwrap_or(d.circuit_open_after),
         };
+        // More failures than the window holds could never open the circuit:
+        // taken as the whole window (the template cannot check one parameter
+        // against another).
+        let mut settings = settings;
+        settings.circuit_open_after = settings.circuit_open_after.min(settings.circuit_window);
         Ok(settings)
+    }
+
+    /// The circuit breaker's and auto-disable's rules (`courier::circuit`).
+    pub fn health_rules(&self) -> crate::circuit::HealthRules {
+        crate::circuit::HealthRules::new(
+            self.circuit_window,
+            self.circuit_open_after,
+            self.disable_after_failures,
+            &self.retry_schedule,
+        )
     }
 }
 
@@ -167,6 +199,8 @@ mod tests {
         assert_eq!(s.max_payload_bytes, 256 * 1024);
         assert!(s.simple_signature_header);
         assert_eq!(s.max_endpoints_per_tenant, 100);
+        assert_eq!((s.circuit_window, s.circuit_open_after), (32, 20));
+        assert_eq!(s.health_rules(), crate::circuit::HealthRules::default());
     }
 
     #[test]
@@ -210,6 +244,12 @@ mod tests {
             read(&[("MAX_ENDPOINTS_PER_TENANT", "0")]).unwrap_err().var,
             "MAX_ENDPOINTS_PER_TENANT"
         );
+        assert_eq!(
+            read(&[("CIRCUIT_WINDOW", "65")]).unwrap_err().var,
+            "CIRCUIT_WINDOW"
+        );
+        let capped = read(&[("CIRCUIT_WINDOW", "10"), ("CIRCUIT_OPEN_AFTER", "11")]).unwrap();
+        assert_eq!(capped.circuit_open_after, 10, "at most the window");
         let raised = read(&[("MAX_ENDPOINTS_PER_TENANT", "10000")]).unwrap();
         assert_eq!(raised.max_endpoints_per_tenant, 10_000);
     }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use crate::circuit::Circuit;
 use crate::event_type::EventTypeFilter;
 use crate::ids::{EndpointId, TenantId};
 use crate::signing::Secret;
@@ -78,6 +79,12 @@ pub struct Endpoint {
     /// When it was last attempted (kept to the minute to save writes).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_attempt_at: Option<OffsetDateTime>,
+    /// Its circuit breaker, kept by the counting of its attempts.
+    #[serde(default)]
+    pub circuit: Circuit,
+    /// Until when the open circuit's probe is taken by a delivery in flight.
+    #[serde(default, with = "unix_millis")]
+    pub probe_lease_until: Option<OffsetDateTime>,
     /// Body format.
     #[serde(default)]
     pub payload_format: PayloadFormat,
@@ -93,6 +100,31 @@ pub struct Endpoint {
     /// Last change of settings.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// A time as whole unix milliseconds (an `i64`): DynamoDB compares numbers
+/// in conditions, and `time`'s own millisecond format needs `i128`.
+mod unix_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&((t.unix_timestamp_nanos() / 1_000_000) as i64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
+        Option::<i64>::deserialize(d)?
+            .map(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
 }
 
 impl Endpoint {
@@ -113,6 +145,8 @@ impl Endpoint {
             disabled_reason: None,
             consecutive_failures: 0,
             last_attempt_at: None,
+            circuit: Circuit::default(),
+            probe_lease_until: None,
             payload_format: PayloadFormat::Default,
             secrets: vec![SigningSecret {
                 secret: Secret::generate(),
@@ -161,11 +195,14 @@ impl Endpoint {
     }
 
     /// Turns the endpoint on or off by hand. Re-enabling forgets past
-    /// failures so the endpoint gets a fresh run of attempts.
+    /// failures and closes the circuit, so the endpoint gets a fresh run of
+    /// attempts.
     pub fn set_enabled(&mut self, enabled: bool) {
         if enabled && !self.enabled {
             self.consecutive_failures = 0;
             self.disabled_reason = None;
+            self.circuit = Circuit::default();
+            self.probe_lease_until = None;
         }
         if !enabled && self.enabled {
             self.disabled_reason = Some(DisabledReason::Manual);
@@ -209,9 +246,11 @@ mod tests {
         ep.enabled = false;
         ep.disabled_reason = Some(DisabledReason::ConsecutiveFailures);
         ep.consecutive_failures = 10;
+        ep.circuit.state = crate::circuit::CircuitState::Open;
         ep.set_enabled(true);
         assert!(ep.enabled);
         assert_eq!(ep.consecutive_failures, 0);
+        assert_eq!(ep.circuit, Circuit::default());
         assert_eq!(ep.disabled_reason, None);
         ep.set_enabled(false);
         assert_eq!(ep.disabled_reason, Some(DisabledReason::Manual));

@@ -195,6 +195,7 @@ impl MessageId {
             crate::message::Trigger::Retry => "retry",
             crate::message::Trigger::Manual => "manual",
             crate::message::Trigger::Test => "test",
+            crate::message::Trigger::Recover => "recover",
         };
         // Newline-separated: no id contains one, so the input is unambiguous.
         Self(derived_ulid(
@@ -273,6 +274,7 @@ mod tests {
             MessageId::for_delivery(&t, &f, at, ep, Trigger::Event),
             MessageId::for_delivery(&t, &e, at, other, Trigger::Event),
             MessageId::for_delivery(&t, &e, at, ep, Trigger::Manual),
+            MessageId::for_delivery(&t, &e, at, ep, Trigger::Recover),
         ];
         for v in variants {
             assert_ne!(v, id);

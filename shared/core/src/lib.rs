@@ -3,8 +3,10 @@
 //! adapters implement, with the embedded adapters used by the local server
 //! and the tests. No AWS types live here; see `courier-aws` for those.
 
+pub mod access;
 pub mod attempt;
 pub mod chain;
+pub mod circuit;
 pub mod config;
 pub mod credentials;
 pub mod embedded;
@@ -18,6 +20,7 @@ pub mod net;
 pub mod paging;
 pub mod policy;
 pub mod ports;
+pub mod recovery;
 pub mod schedule;
 pub mod signing;
 pub mod stats;

@@ -16,6 +16,9 @@
 //! message its old meaning, and then the format stays; a change an older
 //! message cannot be read under (a field renamed, removed or given a new
 //! meaning) bumps [`MESSAGE_FORMAT`] and keeps reading the older formats.
+//! A new [`Trigger`] (such as `recover`) keeps the format too: no older
+//! message carries it, and an older release refuses it like any message it
+//! cannot read (below).
 //! A message of a format newer than the code (a rollback) is refused like
 //! any unreadable one: it ends in the dead-letter queue, from which it is
 //! redriven once the newer code runs again. `events/delivery-sqs-batch-format-1.json`
@@ -38,6 +41,9 @@ pub enum Trigger {
     Manual,
     /// A test event asked for through the API.
     Test,
+    /// A recovery of an endpoint's failed or skipped deliveries, asked for
+    /// through the API (`POST .../recover`); otherwise like `Manual`.
+    Recover,
 }
 
 /// The message format this code writes; it reads every format up to it.
@@ -61,7 +67,7 @@ pub struct DeliveryMessage {
     pub tenant_id: TenantId,
     /// Where to.
     pub endpoint_id: EndpointId,
-    /// Why this delivery exists: `Event`, `Manual` or `Test`.
+    /// Why this delivery exists: `Event`, `Manual`, `Test` or `Recover`.
     pub trigger: Trigger,
     /// What to send.
     pub event: Event,
@@ -145,6 +151,23 @@ mod tests {
         let json = fresh.to_json();
         assert!(json.starts_with(r#"{"format":2,"#), "{json}");
         assert_eq!(DeliveryMessage::from_json(&json).unwrap(), fresh);
+    }
+
+    #[test]
+    fn triggers_are_written_in_lowercase() {
+        for (trigger, name) in [
+            (Trigger::Event, "event"),
+            (Trigger::Retry, "retry"),
+            (Trigger::Manual, "manual"),
+            (Trigger::Test, "test"),
+            (Trigger::Recover, "recover"),
+        ] {
+            assert_eq!(serde_json::to_value(trigger).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<Trigger>(name.into()).unwrap(),
+                trigger
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! | `Skipped` | Count | FunctionName | per delivery dropped for a disabled or deleted endpoint |
 //! | `Latency` | Milliseconds | FunctionName | time to response or failure, per attempt |
 //! | `EndpointsDisabled` | Count | FunctionName | per auto-disable (consecutive failures or 410 Gone) |
+//! | `CircuitsOpened` | Count | FunctionName | per endpoint circuit that opened (see `courier::circuit`) |
+//! | `CircuitsClosed` | Count | FunctionName | per circuit closed by a success |
 //! | `EventsAccepted` | Count | FunctionName | per event stored and fanned out (not duplicates) |
 //! | `FanOut` | Count | FunctionName | endpoints per accepted event |
 //!
@@ -50,6 +52,10 @@ pub const SKIPPED: &str = "Skipped";
 pub const LATENCY: &str = "Latency";
 /// Endpoints disabled automatically.
 pub const ENDPOINTS_DISABLED: &str = "EndpointsDisabled";
+/// Endpoint circuits that opened.
+pub const CIRCUITS_OPENED: &str = "CircuitsOpened";
+/// Endpoint circuits that closed again.
+pub const CIRCUITS_CLOSED: &str = "CircuitsClosed";
 /// Events accepted at intake.
 pub const EVENTS_ACCEPTED: &str = "EventsAccepted";
 /// Endpoints an accepted event was fanned out to.
@@ -101,6 +107,8 @@ impl Metrics {
             FAILED,
             SKIPPED,
             ENDPOINTS_DISABLED,
+            CIRCUITS_OPENED,
+            CIRCUITS_CLOSED,
             EVENTS_ACCEPTED,
         ] {
             describe_counter!(name, Unit::Count, "");
@@ -158,6 +166,14 @@ pub fn endpoint_disabled() {
     counter!(ENDPOINTS_DISABLED).increment(1);
 }
 
+/// Counts a circuit that opened or closed.
+pub fn circuit_changed(state: crate::circuit::CircuitState) {
+    match state {
+        crate::circuit::CircuitState::Open => counter!(CIRCUITS_OPENED).increment(1),
+        crate::circuit::CircuitState::Closed => counter!(CIRCUITS_CLOSED).increment(1),
+    }
+}
+
 /// Counts an accepted event and the size of its fan-out.
 pub fn event_accepted(endpoints: usize) {
     counter!(EVENTS_ACCEPTED).increment(1);
@@ -203,6 +219,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             next_attempt_at: None,
             expires_at: OffsetDateTime::UNIX_EPOCH,
+            probe: false,
         }
     }
 

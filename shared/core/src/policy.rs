@@ -24,47 +24,41 @@
 //! | enabled           | any        | other failure    | yes           | `Retry` after the schedule's delay|
 //! | enabled           | any        | other failure    | no            | `GiveUp` (status `failed`, ack)   |
 //!
-//! Every failed attempt also adds one to the endpoint's consecutive-failure
-//! counter and a success sets it to 0 ([`fold_outcome`]); the endpoint is
-//! disabled when the counter reaches `DISABLE_AFTER_FAILURES` or the
-//! receiver answered 410 ([`disable_reason`]). A store or queue fault
-//! spends no attempt: the message comes back after [`fault_backoff`].
+//! Before the POST, the endpoint's circuit breaker has its say
+//! ([`crate::circuit::gate`]): while it is open, a delivery waits without
+//! spending an attempt, and one at a time goes out as the probe. Every
+//! logged attempt then feeds the endpoint's health ([`observed`], folded by
+//! [`crate::circuit::Circuit::observe`], whose module docs hold that rule
+//! table): the consecutive-failure counter, counting a burst of attempts
+//! in flight together once; the circuit; and disabling at
+//! `DISABLE_AFTER_FAILURES` or on 410. A store or queue fault spends no
+//! attempt: the message comes back after [`fault_backoff`].
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
 use crate::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
+use crate::circuit::Observed;
 use crate::endpoint::{DisabledReason, Endpoint};
-use crate::ports::EndpointOutcome;
 
 pub use crate::chain::*;
 use crate::message::Trigger;
 pub use crate::schedule::{MAX_RETRIES, MAX_RETRY_DELAY, RetrySchedule};
 
-/// Folds one endpoint's attempts, oldest first, into one counter update.
-pub fn fold_outcome(results: &[(OffsetDateTime, AttemptResult)]) -> Option<EndpointOutcome> {
-    let last = results.last()?.0;
-    let mut outcome = EndpointOutcome {
-        succeeded: false,
-        failures: 0,
-        gone: false,
-        attempted_at: last,
-    };
-    for (_, result) in results {
-        match result {
-            AttemptResult::Delivered => {
-                outcome.succeeded = true;
-                outcome.failures = 0;
-            }
-            AttemptResult::Gone => {
-                outcome.gone = true;
-                outcome.failures += 1;
-            }
-            AttemptResult::Failed(_) => outcome.failures += 1,
-        }
-    }
-    Some(outcome)
+/// How the endpoint's health sees a logged entry; `None` for a skipped one
+/// (nothing was sent). The request started the response time before the
+/// entry was made; the time is kept in whole milliseconds, so the start is
+/// taken a millisecond earlier still: of two attempts less than a
+/// millisecond apart, the later counts as in flight with the earlier.
+pub fn observed(entry: &DeliveryAttempt) -> Option<Observed> {
+    let result = result_of(entry)?;
+    let took = time::Duration::milliseconds(entry.response_time_ms.unwrap_or(0) as i64 + 1);
+    Some(Observed {
+        started_at: entry.created_at - took,
+        logged_at: entry.created_at,
+        failed: result != AttemptResult::Delivered,
+        gone: result == AttemptResult::Gone,
+        probe: entry.probe,
+    })
 }
 
 /// What a logged entry counts as for the endpoint; `None` for a skipped one
@@ -77,22 +71,6 @@ pub fn result_of(entry: &DeliveryAttempt) -> Option<AttemptResult> {
         AttemptStatus::Failed => Some(AttemptResult::Failed(
             entry.error_class.unwrap_or(ErrorClass::Connection),
         )),
-    }
-}
-
-/// Why an enabled endpoint must be disabled now: the receiver said
-/// `410 Gone`, or the counter reached the threshold.
-pub fn disable_reason(
-    consecutive_failures: u32,
-    disable_after: u32,
-    gone: bool,
-) -> Option<DisabledReason> {
-    if gone {
-        Some(DisabledReason::Gone)
-    } else if consecutive_failures >= disable_after {
-        Some(DisabledReason::ConsecutiveFailures)
-    } else {
-        None
     }
 }
 
@@ -269,26 +247,6 @@ mod tests {
     }
 
     #[test]
-    fn a_success_resets_the_failures_before_it() {
-        let at = |s: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(s);
-        let fail = AttemptResult::Failed(ErrorClass::ServerError);
-        let o = fold_outcome(&[
-            (at(1), fail),
-            (at(2), AttemptResult::Delivered),
-            (at(3), fail),
-        ])
-        .unwrap();
-        assert!(o.succeeded);
-        assert_eq!(o.failures, 1);
-        assert_eq!(o.attempted_at, at(3));
-        let o = fold_outcome(&[(at(1), fail), (at(2), fail)]).unwrap();
-        assert!(!o.succeeded);
-        assert_eq!(o.failures, 2);
-        assert!(fold_outcome(&[(at(1), AttemptResult::Gone)]).unwrap().gone);
-        assert_eq!(fold_outcome(&[]), None);
-    }
-
-    #[test]
     fn entries_count_as_what_the_receiver_answered() {
         use crate::attempt::testing::logged;
         let mut e = logged(1, AttemptStatus::Failed, None);
@@ -309,17 +267,28 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_is_disabled_at_the_default_threshold_or_on_gone() {
-        let threshold = crate::config::Settings::default().disable_after_failures;
-        assert_eq!(threshold, 10);
-        assert_eq!(disable_reason(9, threshold, false), None);
+    fn an_entry_is_observed_from_when_its_request_started() {
+        use crate::attempt::testing::logged;
+        let mut e = logged(1, AttemptStatus::Failed, None);
+        e.http_status = Some(503);
+        e.error_class = Some(ErrorClass::ServerError);
+        e.response_time_ms = Some(1500);
+        e.probe = true;
+        let o = observed(&e).unwrap();
         assert_eq!(
-            disable_reason(10, threshold, false),
-            Some(DisabledReason::ConsecutiveFailures)
+            o.started_at,
+            e.created_at - time::Duration::milliseconds(1501)
         );
-        assert_eq!(
-            disable_reason(1, threshold, true),
-            Some(DisabledReason::Gone)
+        assert_eq!(o.logged_at, e.created_at);
+        assert!(o.failed && !o.gone && o.probe);
+        e.http_status = Some(410);
+        e.error_class = Some(ErrorClass::ClientError);
+        assert!(observed(&e).unwrap().gone);
+        assert_eq!(observed(&logged(1, AttemptStatus::Skipped, None)), None);
+        assert!(
+            !observed(&logged(1, AttemptStatus::Succeeded, None))
+                .unwrap()
+                .failed
         );
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
 use crate::attempt::{DeliveryAttempt, DeliveryQuery};
+use crate::circuit::{HealthRules, Observed};
 use crate::credentials::CredentialStore;
 use crate::endpoint::{DisabledReason, Endpoint};
 use crate::event::Event;
@@ -73,20 +74,6 @@ pub enum FanOutClaim {
     Held,
     /// The fan-out is complete (or the event is gone): nothing to do.
     Finished,
-}
-
-/// The net effect of a batch of attempts on one endpoint, applied at once.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EndpointOutcome {
-    /// An attempt succeeded: the counter restarts from `failures`.
-    pub succeeded: bool,
-    /// Failed attempts after the last success (or in total, when none
-    /// succeeded).
-    pub failures: u32,
-    /// The receiver answered `410 Gone`: disable at once.
-    pub gone: bool,
-    /// Time of the latest attempt.
-    pub attempted_at: OffsetDateTime,
 }
 
 /// The endpoint's state after [`EndpointStore::record_outcome`].
@@ -158,17 +145,28 @@ pub trait EndpointStore: Send + Sync {
     }
     /// How many endpoints `tenant` has, enabled or not (for the per-tenant limit).
     async fn endpoint_count(&self, tenant: &TenantId) -> Result<usize, StoreError>;
-    /// Applies attempts' outcomes to the failure counter and `lastAttemptAt`,
-    /// atomically disabling the endpoint when the counter reaches
-    /// `disable_after` or the receiver said `410 Gone`. `None` when the
-    /// endpoint no longer exists.
+    /// Folds attempts, in log order, into the endpoint's failure counter,
+    /// circuit and `lastAttemptAt` ([`crate::circuit::Circuit::observe`]),
+    /// disabling it when the rules say so; releases the probe when one of
+    /// them was the probe. `None` when the endpoint no longer exists.
     async fn record_outcome(
         &self,
         tenant: &TenantId,
         id: EndpointId,
-        outcome: &EndpointOutcome,
-        disable_after: u32,
+        attempts: &[Observed],
+        rules: &HealthRules,
     ) -> Result<Option<OutcomeRecorded>, StoreError>;
+    /// Takes the open circuit's probe until `until`, if the circuit's next
+    /// probe is still the one the caller read (`seen`) and no other delivery
+    /// holds it at `now`; false otherwise.
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        seen: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Published events, kept for idempotency and resends.
@@ -212,14 +210,13 @@ pub trait DeliveryLog: Send + Sync {
     /// Logs one attempt under its id, unless an entry with that id is
     /// already stored (another copy of the message logged this attempt
     /// first): then `Ok(false)` and nothing changes. A new entry is counted
-    /// exactly once in its endpoint's daily statistics and failure counter,
-    /// which disables the endpoint as [`crate::policy::disable_reason`] says
-    /// with `disable_after` — the embedded store in the same step, DynamoDB
-    /// from the table's stream, seconds later.
+    /// exactly once in its endpoint's daily statistics, failure counter and
+    /// circuit, under `rules` — the embedded store in the same step,
+    /// DynamoDB from the table's stream, seconds later.
     async fn record_attempt(
         &self,
         attempt: &DeliveryAttempt,
-        disable_after: u32,
+        rules: &HealthRules,
     ) -> Result<bool, StoreError>;
     /// The entry under `id` (expired ones too, until removed: entries are
     /// kept until their chain can no longer continue, see the delivery

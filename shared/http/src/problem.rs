@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use courier::access::AccessError;
 use courier::ports::{QueueError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -232,6 +233,16 @@ impl From<StoreError> for ApiError {
                     .into(),
             ),
             StoreError::Unavailable(cause) => Self::Unavailable(format!("store: {cause}")),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(err: AccessError) -> Self {
+        match err {
+            AccessError::Unauthenticated(why) => Self::Unauthorized(why),
+            AccessError::Forbidden(why) => Self::Forbidden(why),
+            AccessError::Store(e) => e.into(),
         }
     }
 }

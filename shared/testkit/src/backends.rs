@@ -27,11 +27,11 @@ pub trait TestBackend: Sync {
     /// after a receive unless changed.
     async fn queue_with_visibility(&self, visibility: Duration) -> Arc<dyn ReceivingQueue>;
     /// Counts `tenant`'s logged attempts into statistics and endpoint
-    /// counters with `disable_after`, as the deployment would by now: the
+    /// counters and circuits under `rules`, as the deployment would by now: the
     /// embedded store counted them as it logged them; on DynamoDB the
     /// delivery function counts them from the table's stream, which this
     /// reads and counts.
-    async fn count_logged(&self, tenant: &TenantId, disable_after: u32);
+    async fn count_logged(&self, tenant: &TenantId, rules: &courier::circuit::HealthRules);
     /// This backend, owned (to keep in a test's harness).
     fn owned(&self) -> Box<dyn TestBackend + Send>;
 }
@@ -52,7 +52,7 @@ impl TestBackend for EmbeddedTestBackend {
         }))
     }
 
-    async fn count_logged(&self, _tenant: &TenantId, _disable_after: u32) {}
+    async fn count_logged(&self, _tenant: &TenantId, _rules: &courier::circuit::HealthRules) {}
 
     fn owned(&self) -> Box<dyn TestBackend + Send> {
         Box::new(Self)
@@ -72,8 +72,8 @@ impl TestBackend for AwsTestBackend {
         Arc::new(crate::aws::queue(visibility).await)
     }
 
-    async fn count_logged(&self, tenant: &TenantId, disable_after: u32) {
-        crate::stream::count_logged(&crate::aws::store().await, tenant, disable_after).await;
+    async fn count_logged(&self, tenant: &TenantId, rules: &courier::circuit::HealthRules) {
+        crate::stream::count_logged(&crate::aws::store().await, tenant, rules).await;
     }
 
     fn owned(&self) -> Box<dyn TestBackend + Send> {

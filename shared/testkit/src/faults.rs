@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use courier::attempt::{DeliveryAttempt, DeliveryQuery};
+use courier::circuit::{HealthRules, Observed};
 use courier::credentials::{ApiKey, ApiKeyId, CredentialHash, CredentialStore, PortalSession};
 use courier::endpoint::Endpoint;
 use courier::event::Event;
@@ -233,12 +234,21 @@ impl EndpointStore for FaultyStore {
         &self,
         tenant: &TenantId,
         id: EndpointId,
-        outcome: &EndpointOutcome,
-        disable_after: u32,
+        attempts: &[Observed],
+        rules: &HealthRules,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
-        self.inner
-            .record_outcome(tenant, id, outcome, disable_after)
-            .await
+        self.inner.record_outcome(tenant, id, attempts, rules).await
+    }
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        seen: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.faults.before("claim_probe").await?;
+        self.inner.claim_probe(tenant, id, seen, now, until).await
     }
 }
 
@@ -279,10 +289,10 @@ impl DeliveryLog for FaultyStore {
     async fn record_attempt(
         &self,
         attempt: &DeliveryAttempt,
-        disable_after: u32,
+        rules: &HealthRules,
     ) -> Result<bool, StoreError> {
         self.faults.before("record_attempt").await?;
-        let written = self.inner.record_attempt(attempt, disable_after).await?;
+        let written = self.inner.record_attempt(attempt, rules).await?;
         // The write took effect, but its answer is lost (a timeout after
         // DynamoDB applied it): the worst case for exactly-once logging.
         self.faults.after("record_attempt").await?;

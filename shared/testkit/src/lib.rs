@@ -46,7 +46,7 @@ macro_rules! conformance_tests {
             last_attempt_time_only_moves_forward,
             reaching_the_threshold_disables_the_endpoint_once,
             concurrent_outcomes_disable_the_endpoint_only_once,
-            gone_disables_the_endpoint_at_once,
+            the_circuit_opens_and_one_probe_at_a_time_is_claimed,
             record_outcome_of_a_missing_endpoint_is_none,
             another_tenants_ids_are_not_found,
             events_are_new_then_unfinished_then_duplicate,

@@ -117,6 +117,7 @@ fn failed_attempt(
         created_at: at,
         next_attempt_at: None,
         expires_at: at + time::Duration::days(7),
+        probe: false,
     }
 }
 

@@ -173,10 +173,14 @@ struct Shared {
 static SHARED: LazyLock<Mutex<Option<Shared>>> = LazyLock::new(|| Mutex::new(None));
 
 /// Counts what `tenant`'s deliveries logged in this process's tables, as
-/// the delivery function does from the stream, with `disable_after`. Other
+/// the delivery function does from the stream, under `rules`. Other
 /// tenants' entries wait for their own tests (which may use another
 /// threshold).
-pub async fn count_logged(store: &DynamoStore, tenant: &TenantId, disable_after: u32) {
+pub async fn count_logged(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    rules: &courier::circuit::HealthRules,
+) {
     let mut shared = SHARED.lock().await;
     if shared.is_none() {
         let (_, deliveries) = crate::aws::tables().await;
@@ -196,7 +200,7 @@ pub async fn count_logged(store: &DynamoStore, tenant: &TenantId, disable_after:
     let mine = shared.waiting.remove(tenant).unwrap_or_default();
     if !mine.is_empty() {
         store
-            .count_entries(&mine, disable_after)
+            .count_entries(&mine, rules)
             .await
             .expect("counting logged attempts");
     }

@@ -3,6 +3,7 @@
 //! the function died part-way through it counts each entry once.
 
 use courier::attempt::{AttemptStatus, ErrorClass};
+use courier::circuit::HealthRules;
 use courier::ids::{DeliveryId, MessageId};
 use courier::ports::{DeliveryLog, EndpointStore, StatsStore};
 use courier_aws::StreamAccounting;
@@ -36,7 +37,8 @@ async fn a_batch_counted_part_way_and_handed_over_again_counts_each_entry_once()
             &t,
             ep.id,
             "booking.created",
-            now + time::Duration::milliseconds(i as i64),
+            // A second apart: each failure started after the one before was logged.
+            now + time::Duration::seconds(60 * i as i64),
         );
         let message = MessageId::generate();
         entry.message_id = message;
@@ -46,7 +48,12 @@ async fn a_batch_counted_part_way_and_handed_over_again_counts_each_entry_once()
             entry.http_status = Some(500);
             entry.error_class = Some(ErrorClass::ServerError);
         }
-        assert!(store.record_attempt(&entry, 10).await.unwrap());
+        assert!(
+            store
+                .record_attempt(&entry, &HealthRules::default())
+                .await
+                .unwrap()
+        );
     }
     let entries: Vec<_> = reader
         .read()
@@ -57,10 +64,19 @@ async fn a_batch_counted_part_way_and_handed_over_again_counts_each_entry_once()
     assert_eq!(entries.len(), plan.len());
     // The function counted the first four and died; Lambda hands the whole
     // batch over again, then (a retry after a lost answer) once more.
-    store.count_entries(&entries[..4], 10).await.unwrap();
-    let counted = store.count_entries(&entries, 10).await.unwrap();
+    store
+        .count_entries(&entries[..4], &HealthRules::default())
+        .await
+        .unwrap();
+    let counted = store
+        .count_entries(&entries, &HealthRules::default())
+        .await
+        .unwrap();
     assert_eq!(counted.entries, 3, "only the entries not counted before");
-    store.count_entries(&entries, 10).await.unwrap();
+    store
+        .count_entries(&entries, &HealthRules::default())
+        .await
+        .unwrap();
 
     let today = now.date();
     let totals = [(&a, (4, 1, 3)), (&b, (3, 0, 3))];
@@ -102,7 +118,12 @@ async fn a_stream_read_before_any_write_misses_nothing_after() {
     let t = unique_tenant();
     let ep = endpoint(&t, &["*"]);
     let entry = attempt(&t, ep.id, "booking.created", OffsetDateTime::now_utc());
-    assert!(store.record_attempt(&entry, 10).await.unwrap());
+    assert!(
+        store
+            .record_attempt(&entry, &HealthRules::default())
+            .await
+            .unwrap()
+    );
     let read = reader.read().await;
     assert_eq!(read.len(), 1, "{read:?}");
 }

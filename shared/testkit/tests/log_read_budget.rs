@@ -31,6 +31,7 @@ fn attempt(tenant: &TenantId, endpoint: EndpointId, status: AttemptStatus) -> De
         created_at: now,
         next_attempt_at: None,
         expires_at: now + time::Duration::days(7),
+        probe: false,
     }
 }
 

@@ -1,5 +1,5 @@
-//! The delivery log as the API shows it, and the answers of the routes that
-//! enqueue a delivery (resend, test event).
+//! The delivery log as the API shows it, and the requests and answers of
+//! the routes that enqueue deliveries (resend, test event, recover).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,9 @@ pub enum TriggerDto {
     Manual,
     /// The first attempt of a test event sent through the API.
     Test,
+    /// The first attempt of a delivery recovered through the API
+    /// (`POST .../recover`).
+    Recover,
 }
 
 impl From<Trigger> for TriggerDto {
@@ -30,6 +33,7 @@ impl From<Trigger> for TriggerDto {
             Trigger::Retry => Self::Retry,
             Trigger::Manual => Self::Manual,
             Trigger::Test => Self::Test,
+            Trigger::Recover => Self::Recover,
         }
     }
 }
@@ -263,6 +267,37 @@ pub struct SendTestEvent {
     pub event_type: Option<String>,
 }
 
+/// `POST .../recover`: the window whose failed and skipped deliveries to
+/// deliver again.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecoverDeliveries {
+    /// Start of the window (RFC 3339, inclusive); within the log's
+    /// retention (`LOG_RETENTION_DAYS`).
+    #[schema(format = DateTime, example = "2026-04-23T14:00:00Z")]
+    pub since: String,
+    /// End of the window (RFC 3339, exclusive), later than `since`; now
+    /// when absent.
+    #[serde(default)]
+    #[schema(format = DateTime, example = "2026-04-23T15:00:00Z")]
+    pub until: Option<String>,
+}
+
+/// What a recover queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveriesRecovered {
+    /// Events queued for delivery again, one new delivery each (trigger
+    /// `recover`).
+    #[schema(example = 12)]
+    pub deliveries: usize,
+    /// Events that would have been recovered but have expired from the
+    /// event store (kept `LOG_RETENTION_DAYS` from publication), so cannot
+    /// be sent again; not counted in `deliveries`.
+    #[schema(example = 0)]
+    pub expired: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +313,7 @@ mod tests {
             Trigger::Retry,
             Trigger::Manual,
             Trigger::Test,
+            Trigger::Recover,
         ] {
             assert_eq!(
                 serde_json::to_value(TriggerDto::from(trigger)).unwrap(),

@@ -62,6 +62,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../portal/deliveries.js"),
     ),
     (
+        "recover.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../portal/recover.js"),
+    ),
+    (
         "stats.js",
         "text/javascript; charset=utf-8",
         include_str!("../../portal/stats.js"),

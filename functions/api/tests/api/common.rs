@@ -293,6 +293,7 @@ pub fn logged_attempt(
         created_at: at,
         next_attempt_at: None,
         expires_at: at + time::Duration::days(7),
+        probe: false,
     }
 }
 

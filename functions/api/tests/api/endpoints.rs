@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use courier::circuit::{HealthRules, Observed};
 use courier::endpoint::DisabledReason;
-use courier::ports::{EndpointOutcome, Store};
+use courier::ports::Store;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -168,14 +169,26 @@ async fn re_enabling_resets_the_failure_counter_and_reason(store: Arc<dyn Store>
     let created = api.create_endpoint(&tenant).await;
     let id = created["id"].as_str().unwrap();
     let path = endpoint_path(&tenant, id);
-    let outcome = EndpointOutcome {
-        succeeded: false,
-        failures: 3,
-        gone: false,
-        attempted_at: OffsetDateTime::now_utc(),
-    };
+    // Three failures one after another: the circuit (3 of 4) opens and
+    // the endpoint is disabled.
+    let at = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let failures: Vec<Observed> = (0..3)
+        .map(|i| Observed {
+            started_at: at + time::Duration::seconds(10 * i),
+            logged_at: at + time::Duration::seconds(10 * i + 1),
+            failed: true,
+            gone: false,
+            probe: false,
+        })
+        .collect();
+    let rules = HealthRules::new(4, 3, 3, &"1,2".parse().unwrap());
     let recorded = store
-        .record_outcome(&tenant.parse().unwrap(), id.parse().unwrap(), &outcome, 3)
+        .record_outcome(
+            &tenant.parse().unwrap(),
+            id.parse().unwrap(),
+            &failures,
+            &rules,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -185,6 +198,9 @@ async fn re_enabling_resets_the_failure_counter_and_reason(store: Arc<dyn Store>
     assert_eq!(disabled["disabledReason"], "consecutive_failures");
     assert_eq!(disabled["consecutiveFailures"], 3);
     assert!(disabled["lastAttemptAt"].is_string());
+    assert_eq!(disabled["circuit"], "open");
+    assert!(disabled["failingSince"].is_string(), "{disabled}");
+    assert!(disabled["nextAttemptAt"].is_string());
 
     let reply = api.patch(&path, json!({ "enabled": true })).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -193,6 +209,9 @@ async fn re_enabling_resets_the_failure_counter_and_reason(store: Arc<dyn Store>
     assert_eq!(read["disabledReason"], json!(null));
     assert_eq!(read["consecutiveFailures"], 0);
     assert_eq!(read["lastAttemptAt"], disabled["lastAttemptAt"]);
+    assert_eq!(read["circuit"], "closed");
+    assert_eq!(read["failingSince"], json!(null));
+    assert_eq!(read["nextAttemptAt"], json!(null));
 }
 
 async fn disabling_by_hand_records_the_reason(store: Arc<dyn Store>) {

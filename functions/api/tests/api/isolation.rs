@@ -16,6 +16,9 @@ courier_testkit::backend_tests!(store: another_tenants_endpoint_is_not_found_on_
 /// (naming `delivery`, an attempt logged for the endpoint), and body. New
 /// per-endpoint routes belong here.
 fn routes(delivery: &str) -> Vec<(Method, String, Option<Value>)> {
+    let an_hour_ago = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let routes: Vec<(Method, &str, Option<Value>)> = vec![
         (Method::GET, "", None),
         (
@@ -42,6 +45,11 @@ fn routes(delivery: &str) -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, "/deliveries?status=failed&limit=1", None),
         (Method::GET, "/deliveries/{delivery}", None),
         (Method::POST, "/deliveries/{delivery}/resend", None),
+        (
+            Method::POST,
+            "/recover",
+            Some(json!({ "since": an_hour_ago })),
+        ),
         (Method::POST, "/test", None),
         (
             Method::POST,

@@ -20,6 +20,7 @@ mod isolation;
 mod lambda_events;
 mod openapi;
 mod portal;
+mod recover;
 mod rotation;
 mod scopes;
 mod template;

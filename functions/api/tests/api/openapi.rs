@@ -93,6 +93,10 @@ fn document_covers_every_route_with_both_bearer_schemes_and_problems() {
             vec!["post"],
         ),
         (
+            "/v1/tenants/{tenantId}/endpoints/{endpointId}/recover",
+            vec!["post"],
+        ),
+        (
             "/v1/tenants/{tenantId}/endpoints/{endpointId}/test",
             vec!["post"],
         ),

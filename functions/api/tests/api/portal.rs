@@ -88,6 +88,7 @@ async fn every_module_is_served_and_imports_only_its_siblings() {
         "endpoints",
         "endpoint",
         "deliveries",
+        "recover",
         "stats",
     ] {
         let (status, headers, js) = get(&portal, &format!("/portal/{module}.js")).await;

@@ -25,7 +25,7 @@ pub struct Harness {
     pub receiver: Receiver,
     pub tenant: TenantId,
     pub backend: Box<dyn TestBackend + Send>,
-    pub disable_after: u32,
+    pub rules: courier::circuit::HealthRules,
 }
 
 /// Settings with a fast schedule (`1,2`), a 1 s timeout, and loopback allowed.
@@ -43,7 +43,7 @@ impl Harness {
         let store = backend.store().await;
         let queue = backend.queue().await;
         let as_queue: Arc<dyn DeliveryQueue> = queue.clone();
-        let disable_after = settings.disable_after_failures;
+        let rules = settings.health_rules();
         let deliverer = Deliverer::new(store.clone(), as_queue, settings).unwrap();
         let tenant = courier_testkit::unique_tenant();
         Self {
@@ -53,7 +53,7 @@ impl Harness {
             receiver: Receiver::start().await,
             tenant,
             backend: backend.owned(),
-            disable_after,
+            rules,
         }
     }
 
@@ -140,9 +140,7 @@ impl Harness {
     /// Counts what was logged into statistics and counters, as the
     /// deployment does (on DynamoDB: from the table's stream).
     pub async fn count(&self) {
-        self.backend
-            .count_logged(&self.tenant, self.disable_after)
-            .await;
+        self.backend.count_logged(&self.tenant, &self.rules).await;
     }
 
     /// The endpoint's log, oldest first.

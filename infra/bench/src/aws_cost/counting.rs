@@ -26,7 +26,7 @@ pub struct Counting {
     /// The delivery function's store, on metered clients of its own.
     store: DynamoStore,
     tenants: HashSet<TenantId>,
-    disable_after: u32,
+    rules: courier::circuit::HealthRules,
     metrics: Option<Metrics>,
     pending: Vec<LoggedEntry>,
     /// Stream invocations.
@@ -48,7 +48,7 @@ impl Counting {
         table: &str,
         store: DynamoStore,
         tenants: &[TenantId],
-        disable_after: u32,
+        rules: courier::circuit::HealthRules,
         metrics: Option<Metrics>,
     ) -> Self {
         let mut reader = StreamReader::new(table);
@@ -57,7 +57,7 @@ impl Counting {
             reader,
             store,
             tenants: tenants.iter().cloned().collect(),
-            disable_after,
+            rules,
             metrics,
             pending: Vec::new(),
             invocations: 0,
@@ -85,7 +85,7 @@ impl Counting {
             let started = Instant::now();
             let counted = self
                 .store
-                .count_entries(batch, self.disable_after)
+                .count_entries(batch, &self.rules)
                 .await
                 .map_err(|e| format!("counting {} log entries: {e}", batch.len()))?;
             // As the handler does (its warning line per disabled endpoint is

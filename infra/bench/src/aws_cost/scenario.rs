@@ -129,6 +129,9 @@ pub async fn run_scenario(
         // Three attempts, as the default schedule, a second apart.
         settings.retry_schedule = "1,1".parse().map_err(|e: String| e)?;
         settings.disable_after_failures = 1_000_000;
+        // Three failed attempts per delivery are measured, not the circuit
+        // breaker: more failures than the window holds never open it.
+        settings.circuit_open_after = u32::MAX;
     }
 
     // Intake, delivery and counting take turns, a wave of events at a time:
@@ -152,7 +155,7 @@ pub async fn run_scenario(
         settings.clone(),
     );
     let delivery_queue = queue(delivery_clients);
-    let disable_after = settings.disable_after_failures;
+    let rules = settings.health_rules();
     let source = EventSource {
         deliverer: Arc::new(Deliverer::new(
             Arc::new(store(delivery_clients)),
@@ -168,7 +171,7 @@ pub async fn run_scenario(
         &deliveries_table,
         store(counting_clients),
         &tenants,
-        disable_after,
+        rules,
         metrics,
     )
     .await;

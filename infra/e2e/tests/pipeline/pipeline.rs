@@ -125,8 +125,7 @@ impl Pipeline {
         }
         // Counted as the deployment counts them (DynamoDB: from the stream).
         let tenant = self.tenant.parse().unwrap();
-        let disable_after = deliverer.settings().disable_after_failures;
-        self.backend.count_logged(&tenant, disable_after).await;
+        self.backend.count_logged(&tenant, deliverer.rules()).await;
         messages
     }
 

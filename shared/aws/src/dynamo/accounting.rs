@@ -26,13 +26,14 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use courier::attempt::DeliveryAttempt;
+use courier::circuit::HealthRules;
 use courier::ids::{EndpointId, TenantId};
 use courier::policy;
 use courier::ports::{OutcomeRecorded, StoreError};
 use courier::stats::StatsDelta;
 use time::Date;
 
-use super::{DynamoStore, Item, get_s, key};
+use super::{DynamoStore, Item, get_s};
 use crate::schema::PARTITION_KEY;
 
 /// The attribute holding the last sequence number counted into an item.
@@ -102,12 +103,12 @@ fn after<'a>(entries: &[&'a LoggedEntry], counted: Option<&str>) -> Vec<&'a Logg
 pub trait StreamAccounting: Send + Sync {
     /// Counts new log entries (in stream order) into the statistics and the
     /// endpoints' counters, each exactly once however often it is called
-    /// with the same entries; disables endpoints as
-    /// [`courier::policy::disable_reason`] says with `disable_after`.
+    /// with the same entries; keeps each endpoint's circuit and disables
+    /// endpoints under `rules` (see `courier::circuit`).
     async fn count_entries(
         &self,
         entries: &[LoggedEntry],
-        disable_after: u32,
+        rules: &HealthRules,
     ) -> Result<Counted, StoreError>;
 }
 
@@ -116,7 +117,7 @@ impl StreamAccounting for DynamoStore {
     async fn count_entries(
         &self,
         entries: &[LoggedEntry],
-        disable_after: u32,
+        rules: &HealthRules,
     ) -> Result<Counted, StoreError> {
         let mut days: BTreeMap<(TenantId, EndpointId, Date), Vec<&LoggedEntry>> = BTreeMap::new();
         let mut endpoints: BTreeMap<(TenantId, EndpointId), Vec<&LoggedEntry>> = BTreeMap::new();
@@ -140,9 +141,7 @@ impl StreamAccounting for DynamoStore {
             counted.entries += self.count_day(tenant, *ep, *day, list).await?;
         }
         for ((tenant, ep), list) in &endpoints {
-            if let Some(recorded) = self
-                .count_endpoint(tenant, *ep, list, disable_after)
-                .await?
+            if let Some(recorded) = self.count_endpoint(tenant, *ep, list, rules).await?
                 && recorded.disabled.is_some()
             {
                 counted.disabled.push((tenant.clone(), *ep, recorded));
@@ -186,52 +185,25 @@ impl DynamoStore {
         )))
     }
 
-    /// Applies entries to one endpoint's counter; `None` when the endpoint
+    /// Folds entries into one endpoint's health; `None` when the endpoint
     /// no longer exists or everything was counted before.
     async fn count_endpoint(
         &self,
         tenant: &TenantId,
         ep: EndpointId,
         list: &[&LoggedEntry],
-        disable_after: u32,
+        rules: &HealthRules,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
-        let mut known: Option<String> = None;
-        for _ in 0..MAX_ROUNDS {
-            let pending = after(list, known.as_deref());
-            let results: Vec<_> = pending
+        let pending = |counted: Option<&str>| {
+            let pending = after(list, counted);
+            let last = pending.last()?.sequence.clone();
+            let observed = pending
                 .iter()
-                .filter_map(|e| Some((e.attempt.created_at, policy::result_of(&e.attempt)?)))
+                .filter_map(|e| policy::observed(&e.attempt))
                 .collect();
-            let (Some(outcome), Some(first), Some(last)) = (
-                policy::fold_outcome(&results),
-                pending.first(),
-                pending.last(),
-            ) else {
-                return Ok(None);
-            };
-            let guard = (first.sequence.as_str(), last.sequence.as_str());
-            match self
-                .apply_outcome(tenant, ep, &outcome, disable_after, Some(guard))
-                .await?
-            {
-                Some(recorded) => return Ok(Some(recorded)),
-                None => {
-                    let endpoint_key = key(
-                        super::endpoints::tenant_pk(tenant),
-                        super::endpoints::endpoint_sk(ep),
-                    );
-                    match self.endpoint_counted_seq(endpoint_key).await? {
-                        // Never counted, yet the update failed: the endpoint is gone.
-                        None => return Ok(None),
-                        // Counted by an earlier try of this batch (or just now).
-                        Some(seq) => known = Some(seq),
-                    }
-                }
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "endpoint {ep} kept changing while being counted"
-        )))
+            Some((observed, Some(last)))
+        };
+        self.count_health(tenant, ep, &pending, rules).await
     }
 
     // Two readers, one per table: each function names its table, which is
@@ -243,23 +215,6 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.deliveries_table)
-            .set_key(Some(key))
-            .projection_expression("#seq")
-            .expression_attribute_names("#seq", COUNTED_SEQ)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(super::unavailable)?;
-        Ok(out.item.as_ref().and_then(counted))
-    }
-
-    /// The `countedSeq` of an endpoint, read consistently; `None` also when
-    /// the endpoint is gone.
-    async fn endpoint_counted_seq(&self, key: Item) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.endpoints_table)
             .set_key(Some(key))
             .projection_expression("#seq")
             .expression_attribute_names("#seq", COUNTED_SEQ)

@@ -4,11 +4,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem, Update};
+use courier::circuit::{HealthRules, Observed};
 use courier::endpoint::Endpoint;
 use courier::event_type::{EventTypeFilter, EventTypeName};
 use courier::ids::{EndpointId, TenantId};
 use courier::paging::{MAX_PAGE, decode_cursor};
-use courier::ports::{EndpointOutcome, EndpointStore, OutcomeRecorded, Page, StoreError};
+use courier::ports::{EndpointStore, OutcomeRecorded, Page, StoreError};
 use futures::future::try_join_all;
 
 use super::{
@@ -240,6 +241,8 @@ impl EndpointStore for DynamoStore {
         attributes.remove(LAST_ATTEMPT_AT);
         if previous.enabled || !updated.enabled {
             attributes.remove(CONSECUTIVE_FAILURES);
+            attributes.remove(super::outcome::CIRCUIT);
+            attributes.remove(super::outcome::PROBE_LEASE);
         }
         let mut names = HashMap::from([("#rev".to_owned(), "revision".to_owned())]);
         let mut values = HashMap::from([(":prev".to_owned(), n(previous.revision))]);
@@ -354,10 +357,21 @@ impl EndpointStore for DynamoStore {
         &self,
         tenant: &TenantId,
         id: EndpointId,
-        outcome: &EndpointOutcome,
-        disable_after: u32,
+        attempts: &[Observed],
+        rules: &HealthRules,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
-        self.apply_outcome(tenant, id, outcome, disable_after, None)
-            .await
+        let all = |_: Option<&str>| Some((attempts.to_vec(), None));
+        self.count_health(tenant, id, &all, rules).await
+    }
+
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        seen: Option<time::OffsetDateTime>,
+        now: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.take_probe(tenant, id, seen, now, until).await
     }
 }

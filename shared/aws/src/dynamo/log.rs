@@ -57,6 +57,9 @@ fn attempt_item(a: &DeliveryAttempt) -> Result<Item, StoreError> {
         .map(|(name, value)| format!("{name}: {value}\n"))
         .collect();
     item.remove(REQUEST_HEADERS);
+    if !a.probe {
+        item.remove("probe");
+    }
     if !headers.is_empty() {
         item.insert(REQUEST_HEADERS.into(), s(headers));
     }
@@ -159,10 +162,10 @@ impl DeliveryLog for DynamoStore {
     async fn record_attempt(
         &self,
         attempt: &DeliveryAttempt,
-        _disable_after: u32,
+        _rules: &courier::circuit::HealthRules,
     ) -> Result<bool, StoreError> {
         // Counted later from the table's stream (see the accounting module),
-        // by the delivery function with its own DISABLE_AFTER_FAILURES.
+        // by the delivery function with its own rules.
         let put = self
             .client
             .put_item()
@@ -426,6 +429,7 @@ mod tests {
             created_at: now,
             next_attempt_at: Some(now + time::Duration::seconds(60)),
             expires_at: now + time::Duration::days(7),
+            probe: false,
         }
     }
 

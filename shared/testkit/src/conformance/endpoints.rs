@@ -2,7 +2,7 @@
 
 use courier::endpoint::{DisabledReason, PayloadFormat};
 use courier::paging::encode_cursor;
-use courier::ports::{EndpointOutcome, Store, StoreError};
+use courier::ports::{Store, StoreError};
 use courier::signing::Secret;
 use time::{Duration, OffsetDateTime};
 
@@ -127,17 +127,15 @@ pub async fn endpoint_update_keeps_the_delivery_bookkeeping(store: &dyn Store) {
     let ep = endpoint(&tenant, &["*"]);
     store.create_endpoint(&ep).await.unwrap();
     let stale = store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
-    let at = OffsetDateTime::now_utc();
-    let outcome = EndpointOutcome {
-        succeeded: false,
-        failures: 3,
-        gone: false,
-        attempted_at: at,
-    };
+    let at = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let three: Vec<_> = (0..3)
+        .map(|i| super::outcome::failure(at + time::Duration::seconds(10 * i)))
+        .collect();
     store
-        .record_outcome(&tenant, ep.id, &outcome, 10)
+        .record_outcome(&tenant, ep.id, &three, &super::outcome::rules(10))
         .await
         .unwrap();
+    let at = at + time::Duration::seconds(21);
 
     // `stale` was read before the attempts: counter 0, no attempt time.
     let mut updated = stale.clone();
@@ -148,6 +146,7 @@ pub async fn endpoint_update_keeps_the_delivery_bookkeeping(store: &dyn Store) {
     assert_eq!(read.url, "https://example.org/new");
     assert_eq!(read.consecutive_failures, 3);
     assert_eq!(read.last_attempt_at, Some(at));
+    assert_eq!(read.circuit.recent_len, 3, "the circuit is kept too");
     assert_eq!(read.revision, updated.revision);
 }
 
@@ -156,14 +155,13 @@ pub async fn re_enabling_an_endpoint_resets_its_failure_counter(store: &dyn Stor
     let tenant = unique_tenant();
     let ep = endpoint(&tenant, &["*"]);
     store.create_endpoint(&ep).await.unwrap();
-    let outcome = EndpointOutcome {
-        succeeded: false,
-        failures: 4,
-        gone: false,
-        attempted_at: OffsetDateTime::now_utc(),
-    };
+    // Four failures open the circuit under the test rules.
+    let at = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let four: Vec<_> = (0..4)
+        .map(|i| super::outcome::failure(at + time::Duration::seconds(10 * i)))
+        .collect();
     store
-        .record_outcome(&tenant, ep.id, &outcome, 10)
+        .record_outcome(&tenant, ep.id, &four, &super::outcome::rules(10))
         .await
         .unwrap();
 
@@ -176,6 +174,11 @@ pub async fn re_enabling_an_endpoint_resets_its_failure_counter(store: &dyn Stor
     assert!(!read.enabled);
     assert_eq!(read.disabled_reason, Some(DisabledReason::Manual));
     assert_eq!(read.consecutive_failures, 4);
+    assert_eq!(
+        read.circuit.state,
+        courier::circuit::CircuitState::Open,
+        "disabling keeps the circuit"
+    );
 
     let mut on = read.clone();
     on.set_enabled(true);
@@ -185,6 +188,11 @@ pub async fn re_enabling_an_endpoint_resets_its_failure_counter(store: &dyn Stor
     assert!(read.enabled);
     assert_eq!(read.disabled_reason, None);
     assert_eq!(read.consecutive_failures, 0);
+    assert_eq!(
+        read.circuit,
+        courier::circuit::Circuit::default(),
+        "re-enabling closes the circuit"
+    );
 }
 
 /// A deleted endpoint is gone from reads, lists and subscriptions; a second

@@ -1,7 +1,7 @@
 //! Tenant isolation: an id of another tenant is never found.
 
 use courier::attempt::DeliveryQuery;
-use courier::ports::{EndpointOutcome, Store, StoreError, StoredEvent};
+use courier::ports::{Store, StoreError, StoredEvent};
 use courier::stats::StatsDelta;
 use time::{Duration, OffsetDateTime};
 
@@ -45,16 +45,20 @@ pub async fn another_tenants_ids_are_not_found(store: &dyn Store) {
             .is_empty()
     );
     assert!(!store.delete_endpoint(&b, ep.id).await.unwrap());
-    let outcome = EndpointOutcome {
-        succeeded: false,
-        failures: 50,
+    let outcome = courier::circuit::Observed {
         gone: true,
-        attempted_at: OffsetDateTime::now_utc(),
+        ..super::outcome::failure(OffsetDateTime::now_utc())
     };
+    let rules = super::outcome::rules(1);
     assert_eq!(
-        store.record_outcome(&b, ep.id, &outcome, 1).await.unwrap(),
+        store
+            .record_outcome(&b, ep.id, &[outcome], &rules)
+            .await
+            .unwrap(),
         None
     );
+    let now = OffsetDateTime::now_utc();
+    assert!(!store.claim_probe(&b, ep.id, None, now, now).await.unwrap());
     let mut foreign = ep.clone();
     foreign.tenant_id = b.clone();
     let mut hijacked = foreign.clone();

@@ -71,6 +71,7 @@ pub fn attempt(
         created_at: at,
         next_attempt_at: None,
         expires_at: at + time::Duration::days(1),
+        probe: false,
     }
 }
 

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::{attempt, endpoint, unique_tenant};
 use crate::TestBackend;
+use courier::circuit::HealthRules;
 
 /// Attempt `n` of `message` as the delivery function logs it.
 fn numbered(
@@ -42,11 +43,21 @@ pub async fn an_attempt_is_logged_once_under_its_id(store: &dyn Store) {
     let ep = EndpointId::generate();
     let first = numbered(&t, ep, MessageId::generate(), 1, AttemptStatus::Failed);
     assert_eq!(store.find_attempt(&t, ep, first.id).await.unwrap(), None);
-    assert!(store.record_attempt(&first, 10).await.unwrap());
+    assert!(
+        store
+            .record_attempt(&first, &HealthRules::default())
+            .await
+            .unwrap()
+    );
     let mut second = first.clone();
     second.status = AttemptStatus::Succeeded;
     second.http_status = Some(200);
-    assert!(!store.record_attempt(&second, 10).await.unwrap());
+    assert!(
+        !store
+            .record_attempt(&second, &HealthRules::default())
+            .await
+            .unwrap()
+    );
     let found = store.find_attempt(&t, ep, first.id).await.unwrap();
     assert_eq!(found.as_ref(), Some(&first));
     assert_eq!(
@@ -71,7 +82,8 @@ pub async fn concurrent_claims_of_one_attempt_log_it_once(store: &dyn Store) {
     let t = unique_tenant();
     let ep = EndpointId::generate();
     let entry = numbered(&t, ep, MessageId::generate(), 2, AttemptStatus::Succeeded);
-    let wins = join_all((0..8).map(|_| store.record_attempt(&entry, 10))).await;
+    let rules = HealthRules::default();
+    let wins = join_all((0..8).map(|_| store.record_attempt(&entry, &rules))).await;
     let logged = wins.into_iter().filter(|w| *w.as_ref().unwrap()).count();
     assert_eq!(logged, 1);
 }
@@ -85,6 +97,7 @@ pub async fn logged_attempts_are_counted_once(backend: &dyn TestBackend) {
     let ep = endpoint(&t, &["*"]);
     store.create_endpoint(&ep).await.unwrap();
     let log = |status| numbered(&t, ep.id, MessageId::generate(), 1, status);
+    let rules = HealthRules::default();
     for status in [
         AttemptStatus::Failed,
         AttemptStatus::Failed,
@@ -93,11 +106,11 @@ pub async fn logged_attempts_are_counted_once(backend: &dyn TestBackend) {
         AttemptStatus::Failed,
     ] {
         let entry = log(status);
-        assert!(store.record_attempt(&entry, 10).await.unwrap());
-        assert!(!store.record_attempt(&entry, 10).await.unwrap());
+        assert!(store.record_attempt(&entry, &rules).await.unwrap());
+        assert!(!store.record_attempt(&entry, &rules).await.unwrap());
     }
-    backend.count_logged(&t, 10).await;
-    backend.count_logged(&t, 10).await;
+    backend.count_logged(&t, &rules).await;
+    backend.count_logged(&t, &rules).await;
     let today = OffsetDateTime::now_utc().date();
     let stats = store.daily_stats(&t, ep.id, today, today).await.unwrap();
     assert_eq!(stats.len(), 1);
@@ -122,15 +135,31 @@ pub async fn counted_failures_disable_at_the_threshold(backend: &dyn TestBackend
     let t = unique_tenant();
     let ep = endpoint(&t, &["*"]);
     store.create_endpoint(&ep).await.unwrap();
-    for _ in 0..2 {
-        let entry = numbered(&t, ep.id, MessageId::generate(), 1, AttemptStatus::Failed);
-        store.record_attempt(&entry, 3).await.unwrap();
+    let rules = HealthRules {
+        disable_after: 3,
+        ..HealthRules::default()
+    };
+    // Failures one after another: each started after the last was logged.
+    // In the future: each failure starts after the one before is counted.
+    let base = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let failure = |i: i64| {
+        let mut entry = numbered(&t, ep.id, MessageId::generate(), 1, AttemptStatus::Failed);
+        entry.created_at = base + time::Duration::seconds(60 * i);
+        entry.response_time_ms = Some(100);
+        entry
+    };
+    for i in 0..2 {
+        store.record_attempt(&failure(i), &rules).await.unwrap();
     }
-    backend.count_logged(&t, 3).await;
+    backend.count_logged(&t, &rules).await;
     assert!(store.endpoint(&t, ep.id).await.unwrap().unwrap().enabled);
-    let entry = numbered(&t, ep.id, MessageId::generate(), 1, AttemptStatus::Failed);
-    store.record_attempt(&entry, 3).await.unwrap();
-    backend.count_logged(&t, 3).await;
+    store.record_attempt(&failure(2), &rules).await.unwrap();
+    // In flight with the one before: not counted (and after disabling, none is).
+    let mut burst = failure(2);
+    burst.id = DeliveryId::generate();
+    burst.created_at += time::Duration::milliseconds(10);
+    store.record_attempt(&burst, &rules).await.unwrap();
+    backend.count_logged(&t, &rules).await;
     let stored = store.endpoint(&t, ep.id).await.unwrap().unwrap();
     assert!(!stored.enabled);
     assert_eq!(
@@ -150,8 +179,8 @@ pub async fn counted_failures_disable_at_the_threshold(backend: &dyn TestBackend
     );
     gone.http_status = Some(410);
     gone.error_class = Some(ErrorClass::ClientError);
-    store.record_attempt(&gone, 3).await.unwrap();
-    backend.count_logged(&t, 3).await;
+    store.record_attempt(&gone, &rules).await.unwrap();
+    backend.count_logged(&t, &rules).await;
     let stored = store.endpoint(&t, gone_ep.id).await.unwrap().unwrap();
     assert_eq!(stored.disabled_reason, Some(DisabledReason::Gone));
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
+use crate::circuit::{CircuitState, HealthRules, Observed};
 use crate::endpoint::Endpoint;
 use crate::event_type::EventTypeName;
 use crate::ids::{EndpointId, TenantId};
@@ -88,6 +90,10 @@ impl EndpointStore for EmbeddedStore {
             stored.consecutive_failures = current.consecutive_failures;
         }
         stored.last_attempt_at = current.last_attempt_at;
+        if current.enabled == updated.enabled || !updated.enabled {
+            stored.circuit = current.circuit.clone();
+            stored.probe_lease_until = current.probe_lease_until;
+        }
         s.endpoints.insert(key, stored);
         Ok(())
     }
@@ -130,12 +136,30 @@ impl EndpointStore for EmbeddedStore {
         &self,
         tenant: &TenantId,
         id: EndpointId,
-        outcome: &EndpointOutcome,
-        disable_after: u32,
+        attempts: &[Observed],
+        rules: &HealthRules,
     ) -> Result<Option<OutcomeRecorded>, StoreError> {
-        Ok(self
-            .lock()
-            .apply_outcome(tenant, id, outcome, disable_after))
+        Ok(self.lock().apply_outcome(tenant, id, attempts, rules))
+    }
+
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        seen: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let Some(ep) = s.endpoints.get_mut(&(tenant.clone(), id)) else {
+            return Ok(false);
+        };
+        let free = ep.probe_lease_until.is_none_or(|t| t < now);
+        if ep.circuit.state != CircuitState::Open || ep.circuit.next_attempt_at != seen || !free {
+            return Ok(false);
+        }
+        ep.probe_lease_until = Some(until);
+        Ok(true)
     }
 }
 
@@ -146,26 +170,31 @@ impl State {
         &mut self,
         tenant: &TenantId,
         id: EndpointId,
-        outcome: &EndpointOutcome,
-        disable_after: u32,
+        attempts: &[Observed],
+        rules: &HealthRules,
     ) -> Option<OutcomeRecorded> {
         let ep = self.endpoints.get_mut(&(tenant.clone(), id))?;
-        ep.consecutive_failures = if outcome.succeeded {
-            outcome.failures
-        } else {
-            ep.consecutive_failures.saturating_add(outcome.failures)
-        };
-        if ep.last_attempt_at.is_none_or(|t| t < outcome.attempted_at) {
-            ep.last_attempt_at = Some(outcome.attempted_at);
-        }
-        let reason =
-            crate::policy::disable_reason(ep.consecutive_failures, disable_after, outcome.gone);
         let mut disabled = None;
-        if let Some(reason) = reason.filter(|_| ep.enabled) {
-            ep.enabled = false;
-            ep.disabled_reason = Some(reason);
-            ep.revision += 1;
-            disabled = Some(reason);
+        for o in attempts {
+            let enabled = ep.enabled;
+            let seen = ep
+                .circuit
+                .observe(&mut ep.consecutive_failures, enabled, o, rules);
+            if let Some(reason) = seen.disable.filter(|_| enabled) {
+                ep.enabled = false;
+                ep.disabled_reason = Some(reason);
+                ep.revision += 1;
+                disabled = Some(reason);
+            }
+            if let Some(state) = seen.changed {
+                crate::circuit::report_change(tenant, id, state, ep.consecutive_failures);
+            }
+            if o.probe {
+                ep.probe_lease_until = None;
+            }
+            if ep.last_attempt_at.is_none_or(|t| t < o.logged_at) {
+                ep.last_attempt_at = Some(o.logged_at);
+            }
         }
         let recorded = OutcomeRecorded {
             consecutive_failures: ep.consecutive_failures,

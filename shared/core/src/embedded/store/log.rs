@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::attempt::{DeliveryAttempt, DeliveryQuery};
+use crate::circuit::HealthRules;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::paging::{decode_cursor, encode_cursor, ulid_floor};
 use crate::ports::*;
@@ -17,7 +18,7 @@ impl DeliveryLog for EmbeddedStore {
     async fn record_attempt(
         &self,
         attempt: &DeliveryAttempt,
-        disable_after: u32,
+        rules: &HealthRules,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
         let key = (attempt.tenant_id.clone(), attempt.endpoint_id);
@@ -29,7 +30,9 @@ impl DeliveryLog for EmbeddedStore {
         }
         s.insert_entry(attempt.clone());
         // Counted under the same lock: the entry and its effects are one step.
-        if let Some(result) = policy::result_of(attempt) {
+        if let (Some(result), Some(observed)) =
+            (policy::result_of(attempt), policy::observed(attempt))
+        {
             let mut delta = StatsDelta::default();
             delta.count(result);
             let day = (
@@ -38,13 +41,8 @@ impl DeliveryLog for EmbeddedStore {
                 attempt.created_at.date(),
             );
             s.stats.entry(day).or_default().merge(&delta);
-            if let Some(outcome) = policy::fold_outcome(&[(attempt.created_at, result)])
-                && let Some(recorded) = s.apply_outcome(
-                    &attempt.tenant_id,
-                    attempt.endpoint_id,
-                    &outcome,
-                    disable_after,
-                )
+            if let Some(recorded) =
+                s.apply_outcome(&attempt.tenant_id, attempt.endpoint_id, &[observed], rules)
                 && let Some(reason) = recorded.disabled
             {
                 crate::metrics::endpoint_disabled();
