@@ -127,6 +127,17 @@ async fn tenant_routes(api: &Api, tenant: &str) -> Vec<Call> {
             202,
             Writers,
         ),
+        call(
+            M::POST,
+            format!("{e}/recover"),
+            Some(
+                json!({"since": (OffsetDateTime::now_utc() - Duration::hours(1))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()}),
+            ),
+            202,
+            Writers,
+        ),
         call(M::GET, format!("{e}/stats"), None, 200, Readers),
         call(
             M::POST,
@@ -301,5 +312,5 @@ async fn every_credential_gets_its_status_on_every_route(store: Arc<dyn Store>) 
         wrong.len(),
         wrong.join("\n")
     );
-    assert_eq!(checked, KINDS.len() * 36, "six credentials × 36 calls");
+    assert_eq!(checked, KINDS.len() * 38, "six credentials × 38 calls");
 }
