@@ -50,8 +50,10 @@ fn settings() -> Settings {
         retry_schedule: "1,1".parse().unwrap(),
         delivery_timeout: Duration::from_millis(1000),
         allow_private_targets: true,
-        // Out of reach: this suite checks the counter, not auto-disable.
+        // Out of reach: this suite checks the records, not auto-disable or
+        // the circuit breaker (endpoint_outages.rs does).
         disable_after_failures: 1_000_000,
+        circuit_open_after: u32::MAX,
         ..Settings::default()
     }
 }
@@ -367,8 +369,9 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
         // endpoint that never succeeds and one that always does.
         let stored = store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
         match i % 4 {
-            0 => assert_eq!(
-                stored.consecutive_failures as u64, failed,
+            // Failures in flight together count once (courier::circuit).
+            0 => assert!(
+                (1..=failed).contains(&(stored.consecutive_failures as u64)),
                 "{path} (seed {seed})"
             ),
             1 => assert!(stored.consecutive_failures as u64 <= failed),
