@@ -42,7 +42,7 @@ faults 1 1
 intake 5 5
 message_formats 1 1
 outage 2 2
-pipeline 7 7
+pipeline 8 8
 publish_scopes 1 1
 "
 

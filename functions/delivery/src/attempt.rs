@@ -73,6 +73,7 @@ impl Deliverer {
         let gate = endpoint.filter(|ep| ep.enabled).map_or(Gate::Send, |ep| {
             circuit::gate(
                 &ep.circuit,
+                ep.probe_lease_until,
                 message.trigger,
                 OffsetDateTime::now_utc(),
                 spread,
@@ -155,11 +156,8 @@ impl Deliverer {
             tracing::info!(tenant_id = %endpoint.tenant_id, endpoint_id = %endpoint.id, "probing an endpoint whose circuit is open");
             return Ok(None);
         }
-        let left = endpoint
-            .probe_lease_until
-            .filter(|t| *t > now)
-            .map_or(self.settings.delivery_timeout, |t| (t - now).unsigned_abs());
-        Ok(Some(circuit::wait_for_probe(left, spread)))
+        // Taken since the endpoint was read: wait about one probe's lease.
+        Ok(Some(circuit::wait_for_probe(lease, spread)))
     }
 
     /// Signs and POSTs attempt `due`, and describes it as a log entry.

@@ -364,18 +364,40 @@ async fn faults_and_crashes_lose_no_attempt_and_log_each_once(b: &dyn TestBacken
             (succeeded + failed, succeeded, failed),
             "{path}: statistics against the log (seed {seed})"
         );
-        // The counter follows the rule: failed attempts since the last
-        // success. Exact, whatever the order they were counted in, for an
-        // endpoint that never succeeds and one that always does.
+        // Every entry was folded into the endpoint's health exactly once:
+        // its window of recent outcomes holds each of them (up to its size),
+        // whatever the order they were counted in.
         let stored = store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
+        let window = settings().circuit_window;
+        let seen = (succeeded + failed).min(u64::from(window));
+        assert_eq!(
+            u64::from(stored.circuit.recent_len),
+            seen,
+            "{path}: outcomes in the circuit's window (seed {seed})"
+        );
+        // The counter follows the rule: failures since the last success,
+        // those in flight together counted once (see courier::circuit).
         match i % 4 {
-            // Failures in flight together count once (courier::circuit).
-            0 => assert!(
-                (1..=failed).contains(&(stored.consecutive_failures as u64)),
-                "{path} (seed {seed})"
-            ),
-            1 => assert!(stored.consecutive_failures as u64 <= failed),
-            _ => assert_eq!(stored.consecutive_failures, 0, "{path} (seed {seed})"),
+            0 => {
+                assert_eq!(
+                    u64::from(stored.circuit.recent_failures(window)),
+                    seen,
+                    "{path}: every outcome a failure (seed {seed})"
+                );
+                assert!(
+                    (1..=failed).contains(&u64::from(stored.consecutive_failures)),
+                    "{path} (seed {seed})"
+                );
+            }
+            1 => assert!(u64::from(stored.consecutive_failures) <= failed),
+            _ => {
+                assert_eq!(
+                    stored.circuit.recent_failures(window),
+                    0,
+                    "{path} (seed {seed})"
+                );
+                assert_eq!(stored.consecutive_failures, 0, "{path} (seed {seed})");
+            }
         }
     }
     assert!(seen.is_empty(), "requests to unknown paths: {seen:?}");

@@ -12,6 +12,7 @@
 //! | closed  | failed, `open_after` of the last `window` attempts failed | **opens**; next probe after the schedule's first delay |
 //! | open    | a delivery comes back            | waits until `nextAttemptAt`, spending no attempt                       |
 //! | open    | `nextAttemptAt` has come         | one delivery claims the probe and is sent                              |
+//! | open    | the probe is in flight (leased)  | waits until its lease ends, without trying to claim                    |
 //! | open    | the probe failed                 | counter + 1; next probe after the schedule's next delay (then its last) |
 //! | open    | any attempt succeeded            | **closes**, counter → 0; the waiting deliveries go out                 |
 //! | any     | counter reaches `DISABLE_AFTER_FAILURES`, or 410 | disabled (counter stays at the threshold)               |
@@ -30,12 +31,16 @@
 //! # Cost of waiting
 //! A waiting delivery is put back with one `ChangeMessageVisibility` until
 //! the next probe is due (plus a spread of up to a tenth of the wait, so
-//! the waiting deliveries do not all return at once), and read once more
-//! then: an hour-long outage of one endpoint with 1,000 waiting deliveries
-//! at the default schedule costs about 1,000 × 8 receives and visibility
-//! changes (one per probe: after 1, 10, 10, 10… minutes), some 16,000 SQS
-//! requests or $0.0064, and one endpoint read per received batch; a healthy
-//! endpoint pays nothing extra.
+//! the waiting deliveries do not all return at once), and received once
+//! more then; one returning while the probe is in flight waits for its
+//! lease. No log read or write is made for it, and only the first delivery
+//! back tries to claim the probe. At the default schedule (probes after 1
+//! minute, then every 10) an hour-long outage of one endpoint with 1,000
+//! waiting deliveries takes about seven probe rounds of up to two returns
+//! each: some 14,000 `ChangeMessageVisibility` and 1,400 `ReceiveMessage`
+//! requests (about $0.006), and one endpoint read per received batch of
+//! ten (about 1,400 read units, $0.0004). A healthy endpoint pays nothing
+//! extra: its circuit is read with the endpoint, as before.
 
 use std::time::Duration;
 
@@ -272,15 +277,25 @@ pub enum Gate {
     Wait(Duration),
 }
 
-/// Whether a delivery goes out now, given the endpoint's circuit as read.
-/// Test events always go (they check a receiver); `spread` (0..1, from the
-/// delivery's id) staggers the return of waiting deliveries.
-pub fn gate(circuit: &Circuit, trigger: Trigger, now: OffsetDateTime, spread: f64) -> Gate {
+/// Whether a delivery goes out now, given the endpoint's circuit and probe
+/// lease as read. Test events always go (they check a receiver); `spread`
+/// (0..1, from the delivery's id) staggers the return of waiting deliveries.
+pub fn gate(
+    circuit: &Circuit,
+    lease_until: Option<OffsetDateTime>,
+    trigger: Trigger,
+    now: OffsetDateTime,
+    spread: f64,
+) -> Gate {
     if circuit.state == CircuitState::Closed || trigger == Trigger::Test {
         return Gate::Send;
     }
-    match circuit.next_attempt_at {
-        Some(next) if next > now => Gate::Wait(staggered((next - now).unsigned_abs(), spread)),
+    match (circuit.next_attempt_at, lease_until) {
+        (Some(next), _) if next > now => Gate::Wait(staggered((next - now).unsigned_abs(), spread)),
+        // A probe is in flight: no claim to try, its outcome is awaited.
+        (_, Some(lease)) if lease > now => {
+            Gate::Wait(wait_for_probe((lease - now).unsigned_abs(), spread))
+        }
         _ => Gate::Probe,
     }
 }

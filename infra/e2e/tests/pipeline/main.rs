@@ -9,6 +9,7 @@
 #[allow(dead_code)] // the API tests use the rest of it
 mod common;
 mod pipeline;
+mod recover;
 mod resend;
 mod stats;
 mod test_events;

@@ -125,16 +125,10 @@ impl DynamoStore {
         tenant: &TenantId,
         id: EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.endpoints_table)
-            .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.item.map(from_item).transpose()
+        Ok(self
+            .read_for_counting(tenant, id)
+            .await?
+            .map(|stored| stored.endpoint))
     }
 
     /// The first `limit` endpoint ids after `after` in one subscription

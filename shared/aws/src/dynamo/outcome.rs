@@ -53,7 +53,8 @@ pub(super) struct Stored {
 }
 
 impl DynamoStore {
-    /// Reads the endpoint for counting, consistently; `None` when it is gone.
+    /// Reads the endpoint consistently, with what counting keeps beside it;
+    /// `None` when it is gone.
     pub(super) async fn read_for_counting(
         &self,
         tenant: &TenantId,
@@ -101,15 +102,14 @@ impl DynamoStore {
             let mut ep = stored.endpoint.clone();
             let mut disable = None;
             let mut probed = false;
+            let mut changes = Vec::new();
             for o in &attempts {
                 let enabled = ep.enabled && disable.is_none();
                 let seen = ep
                     .circuit
                     .observe(&mut ep.consecutive_failures, enabled, o, rules);
                 disable = disable.or(seen.disable);
-                if let Some(state) = seen.changed {
-                    courier::circuit::report_change(tenant, id, state, ep.consecutive_failures);
-                }
+                changes.extend(seen.changed.map(|state| (state, ep.consecutive_failures)));
                 probed |= o.probe;
             }
             let latest = attempts.iter().map(|o| o.logged_at).max();
@@ -123,6 +123,10 @@ impl DynamoStore {
                 tokio::time::sleep(std::time::Duration::from_nanos(jitter)).await;
                 backoff(round.min(3)).await;
                 continue;
+            }
+            // Reported once the write took: a lost race folds them again.
+            for (state, failures) in changes {
+                courier::circuit::report_change(tenant, id, state, failures);
             }
             let disabled = match disable {
                 Some(reason) => self.disable_as_counted(ep.clone(), reason, rules).await?,

@@ -193,22 +193,39 @@ fn a_410_disables_at_once() {
 #[test]
 fn the_gate_sends_while_closed_and_holds_deliveries_while_open() {
     let closed = Circuit::default();
-    assert_eq!(gate(&closed, Trigger::Event, at(0), 0.5), Gate::Send);
+    assert_eq!(gate(&closed, None, Trigger::Event, at(0), 0.5), Gate::Send);
     let ep = opened();
     let next = ep.circuit.next_attempt_at.unwrap();
     // Before the probe is due: wait until then, staggered by up to a tenth.
     let early = next - Duration::from_secs(10);
     assert_eq!(
-        gate(&ep.circuit, Trigger::Event, early, 0.0),
+        gate(&ep.circuit, None, Trigger::Event, early, 0.0),
         Gate::Wait(Duration::from_secs(10))
     );
     assert_eq!(
-        gate(&ep.circuit, Trigger::Retry, early, 1.0),
+        gate(&ep.circuit, None, Trigger::Retry, early, 1.0),
         Gate::Wait(Duration::from_secs(11))
     );
-    assert_eq!(gate(&ep.circuit, Trigger::Event, next, 0.3), Gate::Probe);
+    assert_eq!(
+        gate(&ep.circuit, None, Trigger::Event, next, 0.3),
+        Gate::Probe
+    );
+    // While a probe holds the lease, the others wait for it without a claim.
+    let lease = Some(next + Duration::from_secs(20));
+    assert_eq!(
+        gate(&ep.circuit, lease, Trigger::Event, next, 0.0),
+        Gate::Wait(Duration::from_secs(20))
+    );
+    let expired = Some(next - Duration::from_secs(1));
+    assert_eq!(
+        gate(&ep.circuit, expired, Trigger::Event, next, 0.0),
+        Gate::Probe
+    );
     // A test event checks the receiver whatever the circuit says.
-    assert_eq!(gate(&ep.circuit, Trigger::Test, early, 0.3), Gate::Send);
+    assert_eq!(
+        gate(&ep.circuit, lease, Trigger::Test, early, 0.3),
+        Gate::Send
+    );
 }
 
 #[test]

@@ -218,9 +218,14 @@ impl DeliveryQueue for EmbeddedQueue {
     }
 }
 
+/// Batches a [`Consumer`] handles at once, as that many concurrent Lambda
+/// invocations would: a batch waiting on a slow receiver holds only its own
+/// slot while the others keep receiving.
+pub const BATCHES_IN_FLIGHT: usize = 10;
+
 /// Plays the SQS event source mapping for the embedded queue: receives
-/// batches, hands them to a handler, deletes the messages the handler did
-/// not report as failed.
+/// batches, hands each to a handler (up to [`BATCHES_IN_FLIGHT`] at once),
+/// deletes the messages the handler did not report as failed.
 pub struct Consumer {
     queue: Arc<EmbeddedQueue>,
 }
@@ -231,22 +236,30 @@ impl Consumer {
         Self { queue }
     }
 
-    /// Runs until `shutdown` turns true. `handler` returns the
-    /// `queue_message_id`s of failed messages, like `ReportBatchItemFailures`.
+    /// Runs until `shutdown` turns true, then lets the batches in hand
+    /// finish. `handler` returns the `queue_message_id`s of failed
+    /// messages, like `ReportBatchItemFailures`.
     pub async fn run<F, Fut>(self, handler: F, mut shutdown: watch::Receiver<bool>)
     where
         F: Fn(Vec<ReceivedMessage>) -> Fut,
-        Fut: Future<Output = Vec<String>>,
+        Fut: Future<Output = Vec<String>> + Send + 'static,
     {
         let batch_size = self.queue.settings.batch_size;
+        let slots = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+        let mut running = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
-                return;
+                break;
             }
+            let slot = tokio::select! {
+                s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+                _ = shutdown.changed() => break,
+            };
             let batch = tokio::select! {
                 b = self.queue.receive(batch_size, Duration::from_secs(1)) => b,
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => break,
             };
+            while running.try_join_next().is_some() {}
             if batch.is_empty() {
                 continue;
             }
@@ -254,15 +267,22 @@ impl Consumer {
                 .iter()
                 .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
                 .collect();
-            let failed = handler(batch).await;
-            for (id, receipt) in receipts {
-                if !failed.contains(&id) {
-                    // A stale receipt means the message came back already; SQS
-                    // would also refuse that delete, so it is not an error here.
-                    let _ = self.queue.delete(&receipt);
+            let handled = handler(batch);
+            let queue = self.queue.clone();
+            running.spawn(async move {
+                let failed = handled.await;
+                for (id, receipt) in receipts {
+                    if !failed.contains(&id) {
+                        // A stale receipt means the message came back already;
+                        // SQS would also refuse that delete, so it is not an
+                        // error here.
+                        let _ = queue.delete(&receipt);
+                    }
                 }
-            }
+                drop(slot);
+            });
         }
+        while running.join_next().await.is_some() {}
     }
 }
 
