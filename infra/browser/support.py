@@ -71,69 +71,73 @@ class CourierLocal:
             self.process.kill()
 
 
-class Receiver:
-    """A loopback webhook receiver: 500 to its first delivery and to every
-    one while `failing` is set, 200 otherwise."""
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers with `reply`."""
 
-    def __init__(self):
+    def reply(self, status, body, content_type):
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class LoopbackServer:
+    """`handler` (a QuietHandler) served on a free loopback port from a
+    daemon thread until `stop`."""
+
+    def __init__(self, handler):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.received = []
-        self.failing = False
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.received.append((dict(self.headers), body))
-                status = 500 if len(receiver.received) == 1 or receiver.failing else 200
-                reply = b"busy, try again" if status == 500 else b'{"ok":true}'
-                self.send_response(status)
-                self.send_header("content-type", "text/plain")
-                self.send_header("content-length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()
 
 
-class FramingPage:
+class Receiver(LoopbackServer):
+    """A loopback webhook receiver: 500 to its first delivery and to every
+    one while `failing` is set, 200 otherwise."""
+
+    def __init__(self):
+        self.received = []
+        self.failing = False
+        receiver = self
+
+        class Handler(QuietHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.received.append((dict(self.headers), body))
+                if len(receiver.received) == 1 or receiver.failing:
+                    self.reply(500, b"busy, try again", "text/plain")
+                else:
+                    self.reply(200, b'{"ok":true}', "application/json")
+
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+
+class FramingPage(LoopbackServer):
     """A page on its own loopback origin that frames `target`."""
 
     def __init__(self, title):
-        self.port = free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
         self.target = ""
         page = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 html = (
                     f"<!doctype html><title>{title}</title><h1>{title}: Store Settings</h1>"
                     f'<iframe id="panel" src="{page.target}" width="1100" height="800" '
                     f'allow="clipboard-write"></iframe>'
                 ).encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.send_header("content-length", str(len(html)))
-                self.end_headers()
-                self.wfile.write(html)
+                self.reply(200, html, "text/html; charset=utf-8")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
+        super().__init__(Handler)
+        self.origin = f"http://127.0.0.1:{self.port}"
 
 
 def chromium():

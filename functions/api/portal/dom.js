@@ -47,6 +47,11 @@ export function announce(text) {
   if (el) el.textContent = text;
 }
 
+/** "1 delivery", "3 deliveries": `n` and the word that goes with it. */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** "2s ago", "5m ago", "3h ago", "4d ago"; "in 50s" for future times. */
 export function relativeTime(iso, now = Date.now()) {
   if (!iso) return "never";

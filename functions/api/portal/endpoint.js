@@ -3,7 +3,7 @@
 // Write controls are left out of a read-only session altogether.
 
 import { call, tenantPath } from "./api.js";
-import { announce, clearProblems, confirmDialog, copyButton, endpointBadge, errorSlot, fill, h, showProblem, timeEl } from "./dom.js";
+import { announce, clearProblems, confirmDialog, copyButton, endpointBadge, errorSlot, fill, h, plural, showProblem, timeEl } from "./dom.js";
 import { eventPicker, pickedEvents } from "./endpoints.js";
 import { deliveriesSection } from "./deliveries.js";
 import { recoverCard } from "./recover.js";
@@ -70,7 +70,7 @@ function renderSummary(ctx, el, ep, path, refresh, status) {
       { class: "facts" },
       endpointBadge(ep),
       h("span", { class: "meta" }, "Last triggered ", timeEl(ep.lastAttemptAt)),
-      h("span", { class: "meta failures" }, `${ep.consecutiveFailures} consecutive failure${ep.consecutiveFailures === 1 ? "" : "s"}`),
+      h("span", { class: "meta failures" }, plural(ep.consecutiveFailures, "consecutive failure")),
     ),
     ep.description ? h("p", { class: "description" }, ep.description) : null,
     actions,

@@ -2,7 +2,7 @@
 // form and an endpoint's page use.
 
 import { all, call, tenantPath } from "./api.js";
-import { announce, clearProblems, copyButton, endpointBadge, errorSlot, h, showProblem, timeEl, uid } from "./dom.js";
+import { announce, clearProblems, copyButton, endpointBadge, errorSlot, h, plural, showProblem, timeEl, uid } from "./dom.js";
 
 /** The tenant's endpoints, each opening its own page. */
 export function endpointListView(ctx, el) {
@@ -39,7 +39,7 @@ function endpointRow(ctx, ep) {
       h("span", { class: "url" }, ep.url),
       endpointBadge(ep),
       h("span", { class: "meta" }, "Last triggered ", timeEl(ep.lastAttemptAt)),
-      h("span", { class: "meta failures" }, `${ep.consecutiveFailures} consecutive failure${ep.consecutiveFailures === 1 ? "" : "s"}`),
+      h("span", { class: "meta failures" }, plural(ep.consecutiveFailures, "consecutive failure")),
       ep.description ? h("span", { class: "description" }, ep.description) : null,
     ),
   );

@@ -3,7 +3,7 @@
 // skipped (POST .../recover). Left out of read-only sessions by its caller.
 
 import { call } from "./api.js";
-import { announce, clearProblems, errorSlot, h, showProblem, uid } from "./dom.js";
+import { announce, clearProblems, errorSlot, h, plural, showProblem, uid } from "./dom.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -15,8 +15,8 @@ function localValue(date) {
 
 /** "3 deliveries queued", and the expired ones that could not be. */
 function queuedText({ deliveries, expired }) {
-  let text = `${deliveries} ${deliveries === 1 ? "delivery" : "deliveries"} queued`;
-  if (expired) text += `; ${expired} ${expired === 1 ? "event has" : "events have"} expired and cannot be sent again`;
+  let text = `${plural(deliveries, "delivery", "deliveries")} queued`;
+  if (expired) text += `; ${plural(expired, "event has", "events have")} expired and cannot be sent again`;
   return text;
 }
 

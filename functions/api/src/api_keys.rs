@@ -1,5 +1,5 @@
 //! Tenant API keys: `/v1/tenants/{tenantId}/api-keys[/{keyId}]`, admin only
-//! (see [`crate::access::scope`]). A key is shown once, in the 201, and
+//! (see [`courier::access::scope`]). A key is shown once, in the 201, and
 //! stored only as its SHA-256; revoking it refuses its next request.
 
 use axum::Router;

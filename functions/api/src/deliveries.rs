@@ -13,14 +13,12 @@ use courier::endpoint::Endpoint;
 use courier::event_type::EventTypeName;
 use courier::paging::MAX_PAGE;
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 
 use crate::ApiState;
 use crate::endpoints::load;
 use crate::model::deliveries::{DeliveryDetail, DeliveryList, DeliverySummary, StatusFilterDto};
-use crate::params::{DeliveryPath, EndpointPath, Query};
+use crate::params::{DeliveryPath, EndpointPath, Query, query_time};
 use crate::problem::ApiError;
 
 /// Page size of the deliveries list when `limit` is not given.
@@ -89,12 +87,12 @@ impl DeliveryListQuery {
         let since = self
             .since
             .as_deref()
-            .map(|raw| timestamp("since", raw))
+            .map(|raw| query_time("since", raw))
             .transpose()?;
         let until = self
             .until
             .as_deref()
-            .map(|raw| timestamp("until", raw))
+            .map(|raw| query_time("until", raw))
             .transpose()?;
         if let (Some(since), Some(until)) = (since, until)
             && until <= since
@@ -113,25 +111,6 @@ impl DeliveryListQuery {
             until,
         })
     }
-}
-
-/// An RFC 3339 time from a query parameter.
-fn timestamp(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
-    // In a query string an unencoded `+` means a space, and a space cannot
-    // occur in RFC 3339, so `...T14:00:00 02:00` is read as the `+02:00` meant.
-    OffsetDateTime::parse(&raw.replace(' ', "+"), &Rfc3339).map_err(|_| bad_time(name, raw))
-}
-
-/// An RFC 3339 time from field `name` of a JSON body; 422 naming it.
-pub(crate) fn body_time(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| bad_time(name, raw))
-}
-
-fn bad_time(name: &str, raw: &str) -> ApiError {
-    ApiError::validation(
-        name,
-        format!("{name} must be an RFC 3339 time such as 2026-04-23T14:00:00Z, got '{raw}'"),
-    )
 }
 
 /// Lists an endpoint's logged attempts, newest first. Expired entries are

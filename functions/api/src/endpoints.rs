@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use courier::endpoint::{Endpoint, MAX_EVENT_TYPE_FILTERS};
+use courier::endpoint::{DisabledReason, Endpoint, MAX_EVENT_TYPE_FILTERS};
 use courier::event_type::EventTypeFilter;
 use courier::net::validate_endpoint_url;
 use courier::ports::{Store, StoreError};
@@ -239,6 +239,25 @@ pub(crate) async fn load(state: &ApiState, path: &EndpointPath) -> Result<Endpoi
         .endpoint(&path.tenant, path.id)
         .await?
         .ok_or_else(|| path.not_found())
+}
+
+/// Refuses (409) to queue `what` for a disabled endpoint, saying why it is
+/// disabled and how to re-enable it: the delivery function would only log
+/// the delivery as `skipped`.
+pub(crate) fn ensure_enabled(endpoint: &Endpoint, what: &str) -> Result<(), ApiError> {
+    if endpoint.enabled {
+        return Ok(());
+    }
+    let reason = match endpoint.disabled_reason {
+        Some(DisabledReason::Manual) => " by hand",
+        Some(DisabledReason::ConsecutiveFailures) => " after too many failed attempts in a row",
+        Some(DisabledReason::Gone) => " because it answered 410 Gone",
+        None => "",
+    };
+    Err(ApiError::Conflict(format!(
+        "endpoint '{}' is disabled{reason}, so {what} would be skipped; re-enable it with PATCH {{\"enabled\": true}} first (POST .../test checks it while disabled)",
+        endpoint.id
+    )))
 }
 
 /// Reads the endpoint, applies `change`, and writes it back if it changed,

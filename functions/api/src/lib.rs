@@ -5,8 +5,11 @@
 //! the tests all mount.
 //!
 //! Every route but the panel's static files needs a bearer credential: the
-//! admin token, a tenant API key or a portal token ([`access`], whose
-//! [`access::scope`] decides what each may call). Errors are RFC 9457
+//! admin token, a tenant API key or a portal token, checked by the
+//! credential check the intake function uses too
+//! ([`courier_http::access`]), whose rule table
+//! ([`courier::access::scope`]) decides what each may call. Tokens are
+//! never logged; only a key's id is. Errors are RFC 9457
 //! problems ([`problem`]); request bodies are JSON of at most 256 KiB with
 //! unknown fields refused ([`json`]). That HTTP edge lives in
 //! `courier-http`, shared with the intake function, and is re-exported here
@@ -14,7 +17,6 @@
 
 #![warn(missing_docs)]
 
-pub mod access;
 pub mod api_keys;
 pub mod deliveries;
 pub mod endpoints;
@@ -36,8 +38,8 @@ use std::sync::Arc;
 use axum::Router;
 use courier::config::Settings;
 use courier::ports::{DeliveryQueue, Store};
+use courier_http::access::{Credentials, require_credential};
 
-use crate::access::KeyUses;
 use crate::auth::AdminAuth;
 use crate::portal::PortalSettings;
 
@@ -51,12 +53,11 @@ pub struct ApiState {
     pub queue: Arc<dyn DeliveryQueue>,
     /// Deployment settings (e.g. whether private targets are allowed).
     pub settings: Settings,
-    /// The admin token check.
-    pub auth: AdminAuth,
     /// The panel's settings.
     pub portal: PortalSettings,
-    /// When each API key's use was last recorded.
-    pub key_uses: Arc<KeyUses>,
+    /// The credential check: the admin token, then tenant credentials in
+    /// `store`; the panel's files need none.
+    pub credentials: Credentials,
 }
 
 impl ApiState {
@@ -67,13 +68,13 @@ impl ApiState {
         settings: Settings,
         auth: AdminAuth,
     ) -> Self {
+        let credentials = Credentials::new(auth, store.clone()).with_public(portal::is_public);
         Self {
             store,
             queue,
             settings,
-            auth,
             portal: PortalSettings::default(),
-            key_uses: Arc::default(),
+            credentials,
         }
     }
 
@@ -110,11 +111,11 @@ pub fn routes(state: ApiState) -> Router {
 
 /// Adds what every route shares: problem answers for unknown paths and
 /// methods, the body limit, and the credential check with its scopes
-/// ([`access::require_credential`]), which runs first so nothing about the
-/// API is revealed without a credential.
+/// ([`require_credential`]), which runs first so nothing about the API is
+/// revealed without a credential.
 pub fn finish(routes: Router, state: ApiState) -> Router {
     courier_http::with_fallbacks(routes).layer(axum::middleware::from_fn_with_state(
-        state,
-        access::require_credential,
+        state.credentials,
+        require_credential,
     ))
 }

@@ -1,16 +1,17 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and
 //! checked in as `functions/api/openapi.json` (a test keeps the two equal).
 //! Each operation's security schemes and its 403 come from
-//! [`crate::access::scope::check`], the same rule the middleware applies.
+//! [`courier_http::access::check`], the same rule the middleware applies.
 
 use axum::http::Method;
+use courier::access::Scope;
 use courier::ids::TenantId;
+use courier_http::access::check;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::access::scope::{self, Scope};
 use crate::model::access::{
     ApiKeyList, ApiKeyView, CreateApiKey, CreatePortalSession, CreatedApiKey, CredentialKind,
     CredentialView, PortalSessionCreated,
@@ -79,7 +80,7 @@ fn problem_response(description: &str) -> RefOr<Response> {
 }
 
 /// Adds the two bearer schemes, and names on each operation the ones that
-/// may call it, as [`scope::check`] decides.
+/// may call it, as [`check`] decides.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -137,7 +138,7 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
         tenant: &own,
         read_only: true,
     };
-    let tenant_may = scope::check(writer, method, Some(path), tenant_path).is_ok();
+    let tenant_may = check(writer, method, Some(path), tenant_path).is_ok();
     let mut security = vec![SecurityRequirement::new(BEARER, Vec::<String>::new())];
     if tenant_may {
         security.push(SecurityRequirement::new(
@@ -148,7 +149,7 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
     operation.security = Some(security);
     let refusable = !tenant_may
         || tenant_path.is_some()
-        || scope::check(reader, method, Some(path), tenant_path).is_err();
+        || check(reader, method, Some(path), tenant_path).is_err();
     if refusable {
         operation
             .responses

@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use courier::access::Principal;
 use courier::credentials::{
     BearerSecret, DEFAULT_PORTAL_SESSION, MAX_PORTAL_SESSION, MIN_PORTAL_SESSION, PortalSession,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::ApiState;
-use crate::access::Principal;
 use crate::json::OptionalJson;
 use crate::model::access::{
     CreatePortalSession, CredentialKind, CredentialView, PortalSessionCreated,

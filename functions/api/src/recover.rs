@@ -45,13 +45,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::ApiState;
-use crate::deliveries::body_time;
-use crate::endpoints::load;
+use crate::endpoints::{ensure_enabled, load};
 use crate::json::Json;
 use crate::model::deliveries::{DeliveriesRecovered, RecoverDeliveries};
-use crate::params::EndpointPath;
+use crate::params::{EndpointPath, body_time};
 use crate::problem::ApiError;
-use crate::resend::{describe, ensure_enabled};
+use crate::resend::describe;
 
 /// Log entries one recover may read (from `since` to now): 100 queries
 /// and at worst as many event reads as entries, 16 at a time, which at
@@ -257,29 +256,18 @@ fn not_queued(err: QueueError, total: usize) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use courier::attempt::DeliveryAttempt;
+    use courier::attempt::{AttemptStatus, DeliveryAttempt};
     use courier::embedded::EmbeddedStore;
-    use courier::ids::DeliveryId;
+    use courier::event::to_millis;
     use courier::ports::DeliveryLog;
-    use serde_json::json;
     use time::Duration;
 
     /// A failed first attempt of a new event at `at`, with an id that sorts
     /// by `at` as the delivery function's do.
     fn failed(tenant: &TenantId, endpoint: EndpointId, at: OffsetDateTime) -> DeliveryAttempt {
-        let millis = (at.unix_timestamp_nanos() / 1_000_000) as u64;
-        let id = DeliveryId::from_ulid(ulid::Ulid::from_parts(millis, ulid::Ulid::new().random()));
-        let time = |t: OffsetDateTime| t.format(&Rfc3339).unwrap();
-        serde_json::from_value(json!({
-            "id": id, "tenantId": tenant, "endpointId": endpoint,
-            "eventId": EventId::generate(), "eventType": "a.b",
-            "messageId": courier::ids::MessageId::generate(), "attempt": 1,
-            "trigger": "event", "status": "failed", "url": "https://example.com",
-            "httpStatus": 503, "responseTimeMs": 1, "errorClass": "5xx", "error": null,
-            "responseBody": null, "createdAt": time(at),
-            "expiresAt": time(at + Duration::days(7)),
-        }))
-        .unwrap()
+        let mut attempt = courier_testkit::conformance::attempt(tenant, endpoint, "a.b", at);
+        attempt.status = AttemptStatus::Failed;
+        attempt
     }
 
     #[tokio::test]
@@ -287,7 +275,8 @@ mod tests {
         let store = EmbeddedStore::new();
         let tenant: TenantId = "t".parse().unwrap();
         let endpoint = EndpointId::generate();
-        let now = OffsetDateTime::now_utc();
+        // Logged times are to the millisecond, so the first entry is at `since`.
+        let now = to_millis(OffsetDateTime::now_utc());
         let since = now - Duration::hours(1);
         // 250 entries in the window: three pages of the log.
         let log: Vec<DeliveryAttempt> = (0..250)

@@ -15,11 +15,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use courier::endpoint::{DisabledReason, Endpoint};
 use courier::message::{DeliveryMessage, Trigger};
 
 use crate::ApiState;
 use crate::deliveries::load_delivery;
+use crate::endpoints::ensure_enabled;
 use crate::model::deliveries::DeliveryQueued;
 use crate::params::DeliveryPath;
 use crate::problem::ApiError;
@@ -80,25 +80,6 @@ pub async fn resend_delivery(
         StatusCode::ACCEPTED,
         axum::Json(DeliveryQueued::from(&message)),
     ))
-}
-
-/// Refuses (409) to queue `what` for a disabled endpoint, saying why it is
-/// disabled and how to re-enable it: the delivery function would only log
-/// the delivery as `skipped`.
-pub(crate) fn ensure_enabled(endpoint: &Endpoint, what: &str) -> Result<(), ApiError> {
-    if endpoint.enabled {
-        return Ok(());
-    }
-    let reason = match endpoint.disabled_reason {
-        Some(DisabledReason::Manual) => " by hand",
-        Some(DisabledReason::ConsecutiveFailures) => " after too many failed attempts in a row",
-        Some(DisabledReason::Gone) => " because it answered 410 Gone",
-        None => "",
-    };
-    Err(ApiError::Conflict(format!(
-        "endpoint '{}' is disabled{reason}, so {what} would be skipped; re-enable it with PATCH {{\"enabled\": true}} first (POST .../test checks it while disabled)",
-        endpoint.id
-    )))
 }
 
 /// A retention period for people: whole days when it is, else seconds.

@@ -13,15 +13,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use courier::access::KeyUses;
-use courier_http::access::Credentials;
-use courier_http::auth::AdminAuth;
+use courier_http::access::{Credentials, require_credential};
 use courier_http::json::{Json, body_limit};
 use courier_http::params::TenantPath;
 use courier_http::problem::ApiError;
@@ -35,38 +32,12 @@ use crate::publish::{Intake, PublishError, PublishRequest};
 const BODY_LIMIT_FACTOR: usize = 2;
 
 /// The intake Lambda's complete router: [`routes`] with the problem
-/// fallbacks and the credential check, which runs first.
-pub fn router(intake: Arc<Intake>, auth: AdminAuth, max_payload_bytes: usize) -> Router {
-    let gate = Arc::new(Gate {
-        admin: auth,
-        intake: intake.clone(),
-        key_uses: KeyUses::default(),
-    });
+/// fallbacks and the `credentials` check (over the intake's store), which
+/// runs first.
+pub fn router(intake: Arc<Intake>, credentials: Credentials, max_payload_bytes: usize) -> Router {
     courier_http::with_fallbacks(routes(intake, max_payload_bytes)).layer(
-        axum::middleware::from_fn_with_state(gate, require_credential),
+        axum::middleware::from_fn_with_state(credentials, require_credential),
     )
-}
-
-/// What the credential check needs; tenant credentials are looked up in
-/// the intake's store.
-struct Gate {
-    admin: AdminAuth,
-    intake: Arc<Intake>,
-    key_uses: KeyUses,
-}
-
-/// Authenticates (401) and checks the scope (403) before the handler.
-async fn require_credential(
-    State(gate): State<Arc<Gate>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let credentials = Credentials {
-        admin: &gate.admin,
-        store: gate.intake.credential_store(),
-        key_uses: &gate.key_uses,
-    };
-    credentials.admit(request, next).await
 }
 
 /// The intake route alone, for a server that merges it with the admin API

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use courier::config::Settings;
 use courier::metrics::Metrics;
+use courier_http::access::Credentials;
 use courier_http::auth::AdminAuth;
 use courier_intake::{Intake, handle_invocation, router};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -18,8 +19,9 @@ async fn main() -> Result<(), Error> {
     let auth = AdminAuth::from_env()?;
     let backend = courier_aws::AwsBackend::from_env().await?;
     let max_payload = settings.max_payload_bytes;
+    let credentials = Credentials::new(auth, backend.store.clone());
     let intake = Arc::new(Intake::new(backend.store, backend.queue, settings));
-    let http = router(intake.clone(), auth, max_payload);
+    let http = router(intake.clone(), credentials, max_payload);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let intake = intake.clone();
         let http = http.clone();

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use courier::config::Settings;
-use courier::credentials::CredentialStore;
 use courier::event::{Event, to_millis};
 use courier::event_type::EventTypeName;
 use courier::ids::{EndpointId, EventId, TenantId};
@@ -136,11 +135,6 @@ impl Intake {
             queue,
             settings,
         }
-    }
-
-    /// Where the HTTP door looks up tenant credentials.
-    pub(crate) fn credential_store(&self) -> &dyn CredentialStore {
-        &*self.store
     }
 
     /// Validates and accepts one event of `tenant`, fanning out for at most

@@ -13,17 +13,16 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use courier::config::Settings;
-use courier::event_type::EventType;
 use courier::ids::{EndpointId, MessageId, TenantId};
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::{DeliveryQueue, FAN_OUT_LEASE, QueueError, Store};
+use courier_http::access::Credentials;
 use courier_http::auth::AdminAuth;
 use courier_intake::{FanOutStop, Intake, PAGE, PublishError, PublishRequest, router};
 use courier_testkit::{ReceivingQueue, TestBackend, unique_tenant};
 use futures::StreamExt;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use tower::ServiceExt;
 
 const TOKEN: &str = "fan-out-test-token";
@@ -63,13 +62,7 @@ impl Fixture {
     /// A tenant with `n` endpoints subscribed to `order.*`.
     async fn new(backend: &dyn TestBackend, n: usize) -> Self {
         let store = backend.store().await;
-        let event_type = EventType {
-            name: "order.created".parse().unwrap(),
-            description: String::new(),
-            created_at: OffsetDateTime::now_utc(),
-        };
-        // Tests share tables on the AWS backend; the catalogue is global.
-        let _ = store.create_event_type(&event_type).await;
+        courier_testkit::ensure_event_type(&*store, "order.created").await;
         let tenant = unique_tenant();
         let endpoints = futures::stream::iter(0..n)
             .map(|_| {
@@ -95,6 +88,11 @@ impl Fixture {
 
     fn intake(&self, queue: Arc<dyn DeliveryQueue>) -> Arc<Intake> {
         Arc::new(Intake::new(self.store.clone(), queue, Settings::default()))
+    }
+
+    /// The admin token's check, and tenant credentials in the fixture's store.
+    fn credentials(&self) -> Credentials {
+        Credentials::new(AdminAuth::from_token(TOKEN), self.store.clone())
     }
 
     fn request(id: &str) -> PublishRequest {
@@ -209,7 +207,7 @@ pub async fn a_killed_fan_out_retried_by_the_producer_gives_one_delivery_per_end
     let started = Instant::now();
 
     let intake = f.intake(f.queue.clone());
-    let app = router(intake.clone(), AdminAuth::from_token(TOKEN), 256 * 1024);
+    let app = router(intake.clone(), f.credentials(), 256 * 1024);
     let post = || async {
         let body = r#"{"id":"killed-1","type":"order.created","data":{"order":1}}"#;
         let request = Request::post(format!("/v1/tenants/{}/events", f.tenant))
@@ -251,7 +249,7 @@ pub async fn a_killed_fan_out_retried_by_the_producer_gives_one_delivery_per_end
 pub async fn concurrent_publishes_of_one_id_fan_out_once(b: &dyn TestBackend) {
     let f = Fixture::new(b, 30).await;
     let intake = f.intake(f.queue.clone());
-    let app = router(intake, AdminAuth::from_token(TOKEN), 256 * 1024);
+    let app = router(intake, f.credentials(), 256 * 1024);
     let body = r#"{"id":"together-1","type":"order.created","data":{"order":1}}"#;
     let answers = futures::future::join_all((0..20).map(|_| {
         let request = Request::post(format!("/v1/tenants/{}/events", f.tenant))

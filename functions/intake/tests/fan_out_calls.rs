@@ -3,24 +3,17 @@
 use std::time::Duration;
 
 use courier::config::Settings;
-use courier::event_type::EventType;
-use courier::ports::{EndpointStore, EventTypeStore};
+use courier::ports::EndpointStore;
 use courier_aws::CallCounter;
 use courier_intake::{Intake, PublishRequest};
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_endpoint_fan_out_takes_a_hundred_batch_calls() {
     let counter = CallCounter::new();
     let (backend, _) = courier_testkit::aws::backend(Duration::from_secs(30), Some(&counter)).await;
     let tenant = courier_testkit::unique_tenant();
-    let t = EventType {
-        name: "order.created".parse().unwrap(),
-        description: String::new(),
-        created_at: OffsetDateTime::now_utc(),
-    };
-    let _ = backend.store.create_event_type(&t).await;
+    courier_testkit::ensure_event_type(&*backend.store, "order.created").await;
     let creates = (0..1000).map(|_| {
         let store = backend.store.clone();
         let ep = courier_testkit::endpoint(&tenant, &["order.*"]);

@@ -12,17 +12,16 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use courier::config::Settings;
 use courier::event::Event;
-use courier::event_type::EventType;
 use courier::ids::{EndpointId, TenantId};
 use courier::message::DeliveryMessage;
 use courier::ports::Store;
+use courier_http::access::Credentials;
 use courier_http::auth::AdminAuth;
 use courier_intake::{Intake, PublishError, handle_direct, handle_invocation, router};
 use courier_testkit::{PartlyFailingQueue, ReceivingQueue, TestBackend, unique_tenant};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use tower::ServiceExt;
 
 const TOKEN: &str = "intake-test-token";
@@ -41,13 +40,7 @@ impl Fixture {
         let raw_queue = backend.queue().await;
         let queue = Arc::new(PartlyFailingQueue::new(raw_queue.clone()));
         for name in ["booking.created", "order.created"] {
-            let t = EventType {
-                name: name.parse().unwrap(),
-                description: String::new(),
-                created_at: OffsetDateTime::now_utc(),
-            };
-            // Tests share tables on the AWS backend; the catalogue is global.
-            let _ = store.create_event_type(&t).await;
+            courier_testkit::ensure_event_type(&*store, name).await;
         }
         let intake = Arc::new(Intake::new(store.clone(), queue.clone(), settings));
         Self {
@@ -91,7 +84,7 @@ impl Fixture {
     fn app(&self) -> Router {
         router(
             self.intake.clone(),
-            AdminAuth::from_token(TOKEN),
+            Credentials::new(AdminAuth::from_token(TOKEN), self.store.clone()),
             Settings::default().max_payload_bytes,
         )
     }

@@ -12,13 +12,15 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use courier::config::Settings;
-use courier::credentials::{ApiKey, BearerSecret, PortalSession};
-use courier::event_type::EventType;
+use courier::credentials::{ApiKey, BearerSecret};
 use courier::ids::TenantId;
 use courier::ports::{DeliveryQueue, Store};
+use courier_http::access::Credentials;
 use courier_http::auth::AdminAuth;
 use courier_intake::{Intake, router};
-use courier_testkit::{TestBackend, drain_messages, endpoint, unique_tenant};
+use courier_testkit::{
+    TestBackend, api_key, drain_messages, endpoint, ensure_event_type, portal_token, unique_tenant,
+};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use tower::ServiceExt;
@@ -48,34 +50,6 @@ fn expected(kind: Kind, own_tenant: bool) -> u16 {
         Kind::Key | Kind::Portal | Kind::ReadOnly => 403,
         Kind::Expired | Kind::Revoked | Kind::NeverIssued | Kind::Missing => 401,
     }
-}
-
-/// Stores a portal session of `tenant` as the API would, ending at `expires_at`.
-async fn portal_token(
-    store: &dyn Store,
-    tenant: &TenantId,
-    read_only: bool,
-    expires_at: OffsetDateTime,
-) -> String {
-    let session = PortalSession {
-        tenant_id: tenant.clone(),
-        read_only,
-        created_at: OffsetDateTime::now_utc() - Duration::hours(1),
-        expires_at,
-    };
-    let token = BearerSecret::portal_token();
-    store
-        .create_portal_session(&session, &token.hash())
-        .await
-        .unwrap();
-    token.expose().to_owned()
-}
-
-/// Stores an API key of `tenant` as the API would.
-async fn api_key(store: &dyn Store, tenant: &TenantId, name: &str) -> (ApiKey, String) {
-    let (key, secret) = ApiKey::new(tenant.clone(), name.into(), OffsetDateTime::now_utc());
-    store.create_api_key(&key, &secret.hash()).await.unwrap();
-    (key, secret.expose().to_owned())
 }
 
 /// One credential of each kind for `tenant`; the key is returned too.
@@ -115,13 +89,7 @@ async fn credentials(
 async fn every_credential_gets_its_status_on_publish(b: &dyn TestBackend) {
     let store = b.store().await;
     let queue = b.queue().await;
-    let event_type = EventType {
-        name: "order.created".parse().unwrap(),
-        description: String::new(),
-        created_at: OffsetDateTime::now_utc(),
-    };
-    // Tests share tables on the AWS backend; the catalogue is global.
-    let _ = store.create_event_type(&event_type).await;
+    ensure_event_type(&*store, "order.created").await;
     let (own, other) = (unique_tenant(), unique_tenant());
     let (own_ep, other_ep) = (endpoint(&own, &["*"]), endpoint(&other, &["*"]));
     store.create_endpoint(&own_ep).await.unwrap();
@@ -130,7 +98,7 @@ async fn every_credential_gets_its_status_on_publish(b: &dyn TestBackend) {
     let intake = Arc::new(Intake::new(store.clone(), as_queue, Settings::default()));
     let app = router(
         intake,
-        AdminAuth::from_token(ADMIN),
+        Credentials::new(AdminAuth::from_token(ADMIN), store.clone()),
         Settings::default().max_payload_bytes,
     );
 

@@ -24,6 +24,7 @@
 //! has, it is recovered once.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use time::OffsetDateTime;
 
@@ -43,6 +44,26 @@ struct ChainEnd {
     going: bool,
     /// One of its attempts was made in the window.
     in_window: bool,
+}
+
+impl ChainEnd {
+    /// Takes in another attempt of the same chain, or another chain's end
+    /// of the same event: in the window if either was, and the later
+    /// attempt's time and status. True when `latest` was the later.
+    fn absorb(
+        &mut self,
+        latest: (OffsetDateTime, DeliveryId),
+        status: AttemptStatus,
+        in_window: bool,
+    ) -> bool {
+        self.in_window |= in_window;
+        let later = latest > self.latest;
+        if later {
+            self.latest = latest;
+            self.status = status;
+        }
+        later
+    }
 }
 
 /// Folds an endpoint's log entries, in any order, into the events to
@@ -77,24 +98,26 @@ impl Recovery {
     /// Takes one log entry into account.
     pub fn add(&mut self, entry: &DeliveryAttempt) {
         let in_window = (self.since..self.until).contains(&entry.created_at);
-        let end = ChainEnd {
-            event_id: entry.event_id.clone(),
-            latest: (entry.created_at, entry.id),
-            status: entry.status,
-            going: after_entry(entry, self.now, self.max_attempts) != NextStep::Done,
-            in_window,
-        };
-        self.chains
-            .entry(entry.message_id)
-            .and_modify(|chain| {
-                chain.in_window |= in_window;
-                if end.latest > chain.latest {
-                    chain.latest = end.latest;
-                    chain.status = end.status;
-                    chain.going = end.going;
+        let latest = (entry.created_at, entry.id);
+        let going = after_entry(entry, self.now, self.max_attempts) != NextStep::Done;
+        match self.chains.entry(entry.message_id) {
+            // Whether a chain goes on is up to its latest attempt alone.
+            Entry::Occupied(chain) => {
+                let chain = chain.into_mut();
+                if chain.absorb(latest, entry.status, in_window) {
+                    chain.going = going;
                 }
-            })
-            .or_insert(end);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(ChainEnd {
+                    event_id: entry.event_id.clone(),
+                    latest,
+                    status: entry.status,
+                    going,
+                    in_window,
+                });
+            }
+        }
     }
 
     /// The events to deliver again, each once, oldest latest attempt first
@@ -106,13 +129,10 @@ impl Recovery {
                 None => {
                     events.insert(chain.event_id.clone(), chain);
                 }
+                // Any chain still going holds its event back.
                 Some(event) => {
-                    event.in_window |= chain.in_window;
+                    event.absorb(chain.latest, chain.status, chain.in_window);
                     event.going |= chain.going;
-                    if chain.latest > event.latest {
-                        event.latest = chain.latest;
-                        event.status = chain.status;
-                    }
                 }
             }
         }

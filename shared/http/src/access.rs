@@ -1,11 +1,14 @@
 //! Bearer credentials at the HTTP edge, for the api and the intake
-//! functions alike: reads `Authorization`, recognises the admin token
-//! ([`AdminAuth`], constant time, no store read), hands any other token to
-//! [`courier::access::tenant_credential`] (one store read), checks the
-//! matched route with [`courier::access::check`], and answers 401 or 403 as
-//! problems. The decisions themselves live in `courier::access`.
+//! functions alike: [`require_credential`] reads `Authorization`,
+//! recognises the admin token ([`AdminAuth`], constant time, no store
+//! read), hands any other token to [`courier::access::tenant_credential`]
+//! (one store read), checks the matched route with
+//! [`courier::access::check`], and answers 401 or 403 as problems. The
+//! decisions themselves live in `courier::access`.
 
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request};
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -17,33 +20,53 @@ use time::OffsetDateTime;
 use crate::auth::{AdminAuth, bearer_token};
 use crate::problem::ApiError;
 
-/// What checking a request's credential needs, borrowed from the state of
-/// the function that checks it.
-#[derive(Clone, Copy)]
-pub struct Credentials<'a> {
+/// What checking a request's credential needs, built once in a function's
+/// wiring and handed to [`require_credential`] as its state.
+#[derive(Clone)]
+pub struct Credentials {
     /// The admin token's check.
-    pub admin: &'a AdminAuth,
+    admin: AdminAuth,
     /// Where API keys and portal sessions are looked up.
-    pub store: &'a dyn CredentialStore,
+    store: Arc<dyn CredentialStore>,
     /// When each API key's use was last written (one per process).
-    pub key_uses: &'a KeyUses,
+    key_uses: Arc<KeyUses>,
+    /// Paths that need no credential (the api's panel files).
+    public: fn(&str) -> bool,
 }
 
-impl Credentials<'_> {
+impl Credentials {
+    /// The check of the admin token `admin` and of the tenant credentials
+    /// in `store`, for every path.
+    pub fn new(admin: AdminAuth, store: Arc<dyn CredentialStore>) -> Self {
+        Self {
+            admin,
+            store,
+            key_uses: Arc::default(),
+            public: |_| false,
+        }
+    }
+
+    /// The same check, letting the paths `public` accepts through without
+    /// a credential.
+    pub fn with_public(mut self, public: fn(&str) -> bool) -> Self {
+        self.public = public;
+        self
+    }
+
     /// The principal behind an `Authorization` header; 401 when there is
     /// none, or it is not a live credential.
-    pub async fn authenticate(self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
         let token = bearer_token(authorization, "admin token, API key or portal token")?;
         if self.admin.accepts(token) {
             return Ok(Principal::Admin);
         }
         let now = OffsetDateTime::now_utc();
-        Ok(access::tenant_credential(self.store, self.key_uses, token, now).await?)
+        Ok(access::tenant_credential(&*self.store, &self.key_uses, token, now).await?)
     }
 
     /// Authenticates a request (401) and checks its matched route and
     /// `{tenantId}` against the principal's scope (403).
-    pub async fn authorize(self, parts: &mut Parts) -> Result<Principal, ApiError> {
+    async fn authorize(&self, parts: &mut Parts) -> Result<Principal, ApiError> {
         let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -67,19 +90,27 @@ impl Credentials<'_> {
         )?;
         Ok(principal)
     }
+}
 
-    /// Middleware body: runs `next` with the [`Principal`] in the request's
-    /// extensions when [`Self::authorize`] lets the request through, else
-    /// answers its problem.
-    pub async fn admit(self, request: Request, next: Next) -> Response {
-        let (mut parts, body) = request.into_parts();
-        match self.authorize(&mut parts).await {
-            Ok(principal) => {
-                parts.extensions.insert(principal);
-                next.run(Request::from_parts(parts, body)).await
-            }
-            Err(err) => err.into_response(),
+/// The credential check as middleware, layered over every route of a
+/// function with its [`Credentials`] as state: runs `next` with the
+/// [`Principal`] in the request's extensions when the request may go
+/// through (or its path is public), else answers its 401 or 403 problem.
+pub async fn require_credential(
+    State(credentials): State<Credentials>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if (credentials.public)(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    match credentials.authorize(&mut parts).await {
+        Ok(principal) => {
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
         }
+        Err(err) => err.into_response(),
     }
 }
 
@@ -109,10 +140,9 @@ mod tests {
 
     const ADMIN: &str = "admin-t0k";
 
-    /// A publish-shaped route behind [`Credentials::admit`].
-    fn app(store: std::sync::Arc<EmbeddedStore>) -> Router {
-        let admin = std::sync::Arc::new(AdminAuth::from_token(ADMIN));
-        let uses = std::sync::Arc::new(KeyUses::default());
+    /// A publish-shaped route behind [`require_credential`].
+    fn app(store: Arc<EmbeddedStore>) -> Router {
+        let credentials = Credentials::new(AdminAuth::from_token(ADMIN), store);
         Router::new()
             .route(
                 "/v1/tenants/{tenantId}/events",
@@ -123,17 +153,10 @@ mod tests {
                         .map_or("admin".into(), |t| t.to_string())
                 }),
             )
-            .layer(axum::middleware::from_fn(move |request, next| {
-                let (admin, store, uses) = (admin.clone(), store.clone(), uses.clone());
-                async move {
-                    let credentials = Credentials {
-                        admin: &admin,
-                        store: &*store,
-                        key_uses: &uses,
-                    };
-                    credentials.admit(request, next).await
-                }
-            }))
+            .layer(axum::middleware::from_fn_with_state(
+                credentials,
+                require_credential,
+            ))
     }
 
     async fn status(app: &Router, tenant: &str, authorization: Option<&str>) -> (u16, String) {
@@ -155,7 +178,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_admin_a_key_of_the_tenant_and_nothing_else_get_through() {
-        let store = std::sync::Arc::new(EmbeddedStore::new());
+        let store = Arc::new(EmbeddedStore::new());
         let (key, secret) = ApiKey::new(
             "store_1".parse().unwrap(),
             "ci".into(),
@@ -236,12 +259,7 @@ mod tests {
     async fn the_admin_token_costs_no_store_read() {
         // Shaped like a key, so only checking the admin token first avoids a lookup.
         let token = "ck_the-admin-token";
-        let admin = AdminAuth::from_token(token);
-        let credentials = Credentials {
-            admin: &admin,
-            store: &Untouchable,
-            key_uses: &KeyUses::default(),
-        };
+        let credentials = Credentials::new(AdminAuth::from_token(token), Arc::new(Untouchable));
         let principal = credentials
             .authenticate(Some(&format!("Bearer {token}")))
             .await

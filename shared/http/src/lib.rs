@@ -18,7 +18,7 @@ use axum::Router;
 /// Adds what every route shares: problem answers for unknown paths (404)
 /// and unsupported methods (405), and the 256 KiB body limit (a route may
 /// set its own with [`json::body_limit`]). The credential check
-/// ([`access::Credentials::admit`]) is layered on top by each function, so
+/// ([`access::require_credential`]) is layered on top by each function, so
 /// that it runs first and nothing about the API is revealed without it.
 pub fn with_fallbacks(routes: Router) -> Router {
     routes

@@ -1,5 +1,5 @@
 //! Path and query parameters, parsed into typed ids and checked values with
-//! problem-shaped rejections.
+//! problem-shaped rejections, and RFC 3339 times from queries and bodies.
 //!
 //! Id policy, the same on every route: a malformed tenant id is 422 naming
 //! `tenantId` (the caller chose it and can fix it); a malformed endpoint or
@@ -14,6 +14,8 @@ use courier::ids::{DeliveryId, EndpointId, TenantId};
 use courier::paging::MAX_PAGE;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 
 use crate::problem::ApiError;
@@ -239,4 +241,23 @@ impl PageQuery {
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref().filter(|c| !c.is_empty())
     }
+}
+
+/// An RFC 3339 time from query parameter `name`; 422 naming it.
+pub fn query_time(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
+    // In a query string an unencoded `+` means a space, and a space cannot
+    // occur in RFC 3339, so `...T14:00:00 02:00` is read as the `+02:00` meant.
+    OffsetDateTime::parse(&raw.replace(' ', "+"), &Rfc3339).map_err(|_| bad_time(name, raw))
+}
+
+/// An RFC 3339 time from field `name` of a JSON body; 422 naming it.
+pub fn body_time(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| bad_time(name, raw))
+}
+
+fn bad_time(name: &str, raw: &str) -> ApiError {
+    ApiError::validation(
+        name,
+        format!("{name} must be an RFC 3339 time such as 2026-04-23T14:00:00Z, got '{raw}'"),
+    )
 }

@@ -16,7 +16,9 @@ pub mod standardwebhooks;
 pub mod stream;
 
 pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
-pub use builders::{endpoint, endpoint_at, event, unique_tenant};
+pub use builders::{
+    api_key, endpoint, endpoint_at, ensure_event_type, event, portal_token, unique_tenant,
+};
 pub use fakes::{PartlyFailingQueue, RecordingQueue};
 pub use queue::{ReceivingQueue, SqsTestQueue, drain_messages};
 pub use receiver::{Receiver, RecordedRequest, Reply, ReplyRule};

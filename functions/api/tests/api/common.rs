@@ -18,6 +18,7 @@ use courier_testkit::ReceivingQueue;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tower::ServiceExt;
 
 /// The admin token of the tests and of the samples in `events/`.
@@ -29,6 +30,11 @@ pub const ADMIN_TOKEN_SHA256: &str =
 /// A tenant id no other test uses, as the API's paths spell it.
 pub fn unique_tenant() -> String {
     courier_testkit::unique_tenant().to_string()
+}
+
+/// `t` as RFC 3339, as the API's time fields and parameters take it.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
 }
 
 /// An event-type name no other test uses (the catalogue is global).
@@ -302,7 +308,7 @@ pub async fn seed_event(store: &dyn Store, tenant: &str, expires_at: OffsetDateT
     let event = courier_testkit::event(
         &tenant.parse().unwrap(),
         "booking.created",
-        r#"{"bookingId":"bk_1"}"#,
+        r#"{"bookingId":"bk_1","n":[1,2]}"#,
     );
     store.store_event(&event, expires_at).await.unwrap();
     event

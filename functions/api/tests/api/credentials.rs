@@ -7,12 +7,12 @@ use std::sync::Arc;
 use axum::http::Method;
 use courier::credentials::CredentialHash;
 use courier::ports::Store;
+use courier_testkit::portal_token;
 use serde_json::json;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use crate::common::{Api, endpoints_path, unique_tenant};
-use crate::scopes::expired_portal_token;
 
 courier_testkit::backend_tests!(
     store: an_api_key_is_shown_once_listed_without_it_and_revoked_at_once,
@@ -159,7 +159,8 @@ async fn a_portal_session_is_bounded_scoped_and_expires(store: Arc<dyn Store>) {
         .expect("stored under the hash");
     assert_eq!(stored.tenant_id.as_str(), tenant);
 
-    let expired = expired_portal_token(store.as_ref(), &tenant).await;
+    let ended = OffsetDateTime::now_utc() - Duration::seconds(1);
+    let expired = portal_token(store.as_ref(), &tenant.parse().unwrap(), false, ended).await;
     let reply = api
         .call_as(&expired, Method::GET, &endpoints_path(&tenant), None)
         .await;

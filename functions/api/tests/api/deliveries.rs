@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::common::{
-    Api, deliveries_path, endpoint_path, logged_attempt, seed_delivery, unique_tenant,
+    Api, deliveries_path, endpoint_path, logged_attempt, rfc3339, seed_delivery, unique_tenant,
 };
 
 courier_testkit::backend_tests!(store:
@@ -22,10 +22,6 @@ courier_testkit::backend_tests!(store:
     an_expired_or_foreign_delivery_is_not_found,
     a_deleted_endpoints_log_is_not_found,
 );
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap()
-}
 
 /// Every page of `path` (which carries its filters and `limit`), checking
 /// that each page but the last is full; the ids, newest first.

@@ -14,20 +14,15 @@ use courier::ids::MessageId;
 use courier::message::Trigger;
 use courier_testkit::{TestBackend, drain_messages};
 use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::common::{Api, endpoint_path, logged_attempt, unique_tenant};
+use crate::common::{Api, endpoint_path, logged_attempt, rfc3339, seed_event, unique_tenant};
 
 courier_testkit::backend_tests!(
     recover_queues_each_failed_or_skipped_event_of_the_window_once,
     recover_is_refused_for_a_disabled_or_unknown_endpoint,
     a_bad_window_is_refused_naming_the_field,
 );
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap()
-}
 
 fn recover_path(tenant: &str, endpoint: &str) -> String {
     format!("{}/recover", endpoint_path(tenant, endpoint))
@@ -36,17 +31,6 @@ fn recover_path(tenant: &str, endpoint: &str) -> String {
 /// The API on the backend's store and its own queue.
 async fn api(backend: &dyn TestBackend, settings: Settings) -> Api {
     Api::with(backend.store().await, backend.queue().await, settings)
-}
-
-/// Stores a new event of `tenant` until `expires_at`.
-async fn stored_event(api: &Api, tenant: &str, expires_at: OffsetDateTime) -> Event {
-    let event = courier_testkit::event(
-        &tenant.parse().unwrap(),
-        "booking.created",
-        r#"{"bookingId":"bk_1","n":[1,2]}"#,
-    );
-    api.store.store_event(&event, expires_at).await.unwrap();
-    event
 }
 
 /// One chain of attempts (one delivery) of `event` to `endpoint`.
@@ -133,7 +117,7 @@ async fn recover_queues_each_failed_or_skipped_event_of_the_window_once(backend:
     let now = to_millis(OffsetDateTime::now_utc());
     let ago = |minutes: i64| now - Duration::minutes(minutes);
     let kept = now + Duration::days(7);
-    let event = || stored_event(&api, &tenant, kept);
+    let event = || seed_event(api.store.as_ref(), &tenant, kept);
     use AttemptStatus::{Failed, Skipped, Succeeded};
 
     let mut log = Vec::new();
@@ -168,10 +152,10 @@ async fn recover_queues_each_failed_or_skipped_event_of_the_window_once(backend:
     // Another endpoint of the tenant, and another tenant's endpoint.
     let sibling_event = event().await;
     log.push(chain(&tenant, &sibling, &sibling_event).attempt(1, ago(20), Failed, None));
-    let foreign_event = stored_event(&api, &other_tenant, kept).await;
+    let foreign_event = seed_event(api.store.as_ref(), &other_tenant, kept).await;
     log.push(chain(&other_tenant, &foreign, &foreign_event).attempt(1, ago(20), Failed, None));
     // Failed for good, but its event has expired from the event store.
-    let expired = stored_event(&api, &tenant, now - Duration::seconds(1)).await;
+    let expired = seed_event(api.store.as_ref(), &tenant, now - Duration::seconds(1)).await;
     log.push(chain(&tenant, &ep, &expired).attempt(1, ago(10), Failed, None));
     api.store.record_attempts(&log).await.unwrap();
 
@@ -201,7 +185,7 @@ async fn recover_is_refused_for_a_disabled_or_unknown_endpoint(backend: &dyn Tes
     let (tenant, other_tenant) = (unique_tenant(), unique_tenant());
     let ep = api.create_endpoint_id(&tenant).await;
     let now = to_millis(OffsetDateTime::now_utc());
-    let event = stored_event(&api, &tenant, now + Duration::days(7)).await;
+    let event = seed_event(api.store.as_ref(), &tenant, now + Duration::days(7)).await;
     let failed = chain(&tenant, &ep, &event).attempt(
         1,
         now - Duration::minutes(5),

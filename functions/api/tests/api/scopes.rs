@@ -2,13 +2,13 @@
 //! credential — the admin token, a tenant API key, a portal token, a
 //! read-only portal token, an expired portal token and a revoked API key —
 //! on the credential's own tenant and on another tenant, each answering
-//! exactly the status the scope table of `courier_api::access::scope` says.
+//! exactly the status the scope table of `courier::access::scope` says.
 
 use std::sync::Arc;
 
 use axum::http::Method;
-use courier::credentials::{BearerSecret, PortalSession};
 use courier::ports::Store;
+use courier_testkit::portal_token;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
@@ -233,7 +233,8 @@ async fn credentials(api: &Api, tenant: &str) -> Vec<(Kind, String)> {
         .delete(&format!("/v1/tenants/{tenant}/api-keys/{revoked_id}"))
         .await;
     assert_eq!(gone.status, 204, "{gone:?}");
-    let expired = expired_portal_token(api.store.as_ref(), tenant).await;
+    let ended = OffsetDateTime::now_utc() - Duration::seconds(1);
+    let expired = portal_token(api.store.as_ref(), &tenant.parse().unwrap(), false, ended).await;
     let text = |reply: &crate::common::Reply, field: &str| {
         reply.body[field]
             .as_str()
@@ -248,23 +249,6 @@ async fn credentials(api: &Api, tenant: &str) -> Vec<(Kind, String)> {
         (Kind::Expired, expired),
         (Kind::Revoked, text(&revoked, "key")),
     ]
-}
-
-/// A session that ended a second ago, stored as the API would have.
-pub async fn expired_portal_token(store: &dyn Store, tenant: &str) -> String {
-    let now = OffsetDateTime::now_utc();
-    let session = PortalSession {
-        tenant_id: tenant.parse().unwrap(),
-        read_only: false,
-        created_at: now - Duration::hours(1),
-        expires_at: now - Duration::seconds(1),
-    };
-    let token = BearerSecret::portal_token();
-    store
-        .create_portal_session(&session, &token.hash())
-        .await
-        .unwrap();
-    token.expose().to_owned()
 }
 
 async fn every_credential_gets_its_status_on_every_route(store: Arc<dyn Store>) {
