@@ -27,6 +27,8 @@ pub struct StreamReader {
 struct Position {
     /// The last sequence number read.
     last: Option<String>,
+    /// The shard is closed and every record of it was read.
+    done: bool,
 }
 
 impl StreamReader {
@@ -86,7 +88,7 @@ impl StreamReader {
             self.shards.entry(id).or_default();
         }
         let mut entries = Vec::new();
-        for (shard, position) in self.shards.iter_mut() {
+        for (shard, position) in self.shards.iter_mut().filter(|(_, p)| !p.done) {
             // A fresh iterator each read, after the last record read (or
             // from the shard's start): DynamoDB Local's iterators handed back
             // by a read of a shard with no record yet fail once records come.
@@ -105,7 +107,15 @@ impl StreamReader {
             // A page may come back empty with records after it (as on
             // DynamoDB): caught up only after a few empty pages in a row.
             let mut empty_pages = 0;
+            // A bounded number of pages per read: while a test keeps
+            // writing, pages are rarely empty, and an unbounded read would
+            // only return once it stopped. The next read carries on.
+            let mut pages = 0;
             while let Some(current) = iterator.take() {
+                pages += 1;
+                if pages > MAX_PAGES_PER_READ {
+                    break;
+                }
                 let out = match client.get_records().shard_iterator(current).send().await {
                     Ok(out) => out,
                     Err(e)
@@ -118,6 +128,8 @@ impl StreamReader {
                 };
                 let records = out.records.unwrap_or_default();
                 iterator = out.next_shard_iterator;
+                // No next iterator: the shard is closed and read to its end.
+                position.done = iterator.is_none() && records.is_empty();
                 if records.is_empty() {
                     empty_pages += 1;
                     if empty_pages == 3 {
@@ -170,6 +182,9 @@ struct Shared {
     waiting: HashMap<TenantId, Vec<LoggedEntry>>,
 }
 
+/// Pages of one shard read by one [`StreamReader::read`].
+const MAX_PAGES_PER_READ: usize = 16;
+
 static SHARED: LazyLock<Mutex<Option<Shared>>> = LazyLock::new(|| Mutex::new(None));
 
 /// Counts what `tenant`'s deliveries logged in this process's tables, as
@@ -181,7 +196,8 @@ pub async fn count_logged(
     tenant: &TenantId,
     rules: &courier::circuit::HealthRules,
 ) {
-    let mut shared = SHARED.lock().await;
+    let mut guard = SHARED.lock().await;
+    let shared = &mut *guard;
     if shared.is_none() {
         let (_, deliveries) = crate::aws::tables().await;
         *shared = Some(Shared {
@@ -198,6 +214,8 @@ pub async fn count_logged(
             .push(entry);
     }
     let mine = shared.waiting.remove(tenant).unwrap_or_default();
+    // Other tenants' tests read the stream while this one counts.
+    drop(guard);
     if !mine.is_empty() {
         store
             .count_entries(&mine, rules)

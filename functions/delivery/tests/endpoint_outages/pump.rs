@@ -1,8 +1,9 @@
 //! Drives the delivery function as Lambda's SQS event source does under
 //! load: many invocations at once (here up to `in_flight` messages, each
 //! handled as soon as it is received, so a slow one holds only itself),
-//! and the deliveries table's stream counted every second (the template's
-//! batching window is 5 s), while the test publishes.
+//! and the deliveries table's stream counted every 200 ms (scaled like the
+//! retry schedule: the template's batching window is 5 s against a first
+//! retry delay of 60 s), while the test publishes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,7 @@ impl Pump {
                     backend.count_logged(tenant, &rules).await;
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                     _ = until.changed() => {}
                 }
                 if *until.borrow() {
