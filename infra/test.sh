@@ -36,7 +36,7 @@ api 38 38
 conformance_aws 0 42
 conformance_embedded 42 0
 delivery 13 13
-endpoint_outages 4 4
+endpoint_outages 5 5
 fan_out 3 3
 faults 1 1
 intake 5 5

@@ -28,7 +28,8 @@ courier_testkit::backend_tests!(
     an_outage_twice_the_schedule_loses_nothing,
     a_dead_endpoint_is_disabled_at_the_probes_pace,
     a_flaky_receiver_never_opens_the_circuit,
-    a_tarpit_does_not_slow_other_tenants
+    a_tarpit_does_not_slow_other_tenants,
+    a_receiver_failing_each_event_once_gets_each_on_its_second_attempt
 );
 
 /// The schedule's whole span: attempts at 0, 1 and 3 s.
@@ -456,5 +457,60 @@ async fn a_tarpit_does_not_slow_other_tenants(b: &dyn TestBackend) {
         "p95 {} ms with the tarpit, {} ms without",
         p(&with, 0.95),
         p(&without, 0.95)
+    );
+}
+
+/// A receiver that fails the first request of every event, 100 events at
+/// 50/s: every delivery succeeds on its second attempt (the circuit may
+/// open on the wave of first failures; its probe's success closes it), the
+/// endpoint is never disabled, and the receiver sees each event twice.
+async fn a_receiver_failing_each_event_once_gets_each_on_its_second_attempt(b: &dyn TestBackend) {
+    let tenant = courier_testkit::unique_tenant();
+    let receiver = Receiver::start().await;
+    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let first = seen.clone();
+    receiver.answer_by(move |_, headers| {
+        let id = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if first.lock().unwrap().insert(id) {
+            Reply::status(503)
+        } else {
+            Reply::status(200)
+        }
+    });
+    let r = run(b, settings(), &[&tenant]).await;
+    let ep = endpoint(&*r.store, &tenant, &receiver.url()).await;
+    let mut messages = HashSet::new();
+    let start = Instant::now();
+    for i in 0..100u64 {
+        tokio::time::sleep_until(start + Duration::from_millis(20 * i)).await;
+        messages.insert(publish(&*r.queue, &ep).await.0);
+    }
+    let (latest, log) = finished(&*r.store, &[&ep], &messages, Duration::from_secs(120)).await;
+    r.pump.stop().await;
+    let read = r.store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
+    println!(
+        "failing once per event: {} POSTs for 100 events, {} probes, counter {}",
+        receiver.requests().len(),
+        log.iter().filter(|e| e.probe).count(),
+        read.consecutive_failures
+    );
+    for e in latest.values() {
+        assert_eq!(
+            (e.status, e.attempt),
+            (AttemptStatus::Succeeded, 2),
+            "{e:?}"
+        );
+    }
+    assert!(read.enabled, "never disabled");
+    assert_eq!(read.consecutive_failures, 0);
+    assert_eq!(receiver.requests().len(), 200, "each event twice");
+    assert_eq!(
+        receiver.requests().len(),
+        log.len(),
+        "every POST is logged once"
     );
 }
