@@ -109,6 +109,16 @@ impl Deliverer {
             Ok(endpoint) => {
                 let probe = gate == Gate::Probe;
                 if probe {
+                    let turn = circuit::probe_turn(
+                        &endpoint.circuit,
+                        &self.rules,
+                        due.attempt,
+                        OffsetDateTime::now_utc(),
+                        spread,
+                    );
+                    if let Some(wait) = turn {
+                        return self.put_back(received, wait, clock).await;
+                    }
                     match self.claim_probe(endpoint, spread).await {
                         Ok(None) => {}
                         Ok(Some(wait)) => return self.put_back(received, wait, clock).await,

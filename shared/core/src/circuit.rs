@@ -12,6 +12,7 @@
 //! | closed  | failed, `open_after` of the last `window` attempts failed | **opens**; next probe after the schedule's first delay |
 //! | open    | a delivery comes back            | waits until `nextAttemptAt`, spending no attempt                       |
 //! | open    | `nextAttemptAt` has come         | one delivery claims the probe and is sent                              |
+//! | open    | a never-tried delivery, within the round's spread | yields the probe to one already tried (below)          |
 //! | open    | the probe is in flight (leased)  | waits until its lease ends, without trying to claim                    |
 //! | open    | the probe failed                 | counter + 1; next probe after the schedule's next delay (then its last) |
 //! | open    | any attempt succeeded            | **closes**, counter → 0; the waiting deliveries go out                 |
@@ -34,7 +35,8 @@
 //! the waiting deliveries do not all return at once), and received once
 //! more then; one returning while the probe is in flight waits for its
 //! lease. No log read or write is made for it, and only the first delivery
-//! back tries to claim the probe. At the default schedule (probes after 1
+//! back tries to claim the probe; a never-tried one that comes back first
+//! reads its chain and yields once more for the round's spread. At the default schedule (probes after 1
 //! minute, then every 10) an hour-long outage of one endpoint with 1,000
 //! waiting deliveries takes about seven probe rounds of up to two returns
 //! each: some 14,000 `ChangeMessageVisibility` and 1,400 `ReceiveMessage`
@@ -300,6 +302,29 @@ pub fn gate(
     }
 }
 
+/// Whether a delivery due at `attempt` may claim the open circuit's probe
+/// now (`None`), or how long it yields first. A delivery never tried yields
+/// for the round's spread (the window in which the waiting deliveries
+/// return) to one that was: it is the older work, and a receiver that
+/// fails only first requests (one that fails once per event) recovers on a
+/// retry, where a first attempt as the probe would fail, count, and in ten
+/// rounds disable a receiver that answers every retry.
+pub fn probe_turn(
+    circuit: &Circuit,
+    rules: &HealthRules,
+    attempt: u32,
+    now: OffsetDateTime,
+    spread: f64,
+) -> Option<Duration> {
+    let next = circuit.next_attempt_at?;
+    if attempt > 1 {
+        return None;
+    }
+    let round = rules.probe_delay(circuit.failed_probes);
+    let first_tries_from = next + spread_window(round);
+    (now < first_tries_from).then(|| staggered((first_tries_from - now).unsigned_abs(), spread))
+}
+
 /// The wait of a delivery that found the probe taken: until the probe's
 /// outcome is known (its lease, at least a second), staggered.
 pub fn wait_for_probe(lease_left: Duration, spread: f64) -> Duration {
@@ -308,8 +333,12 @@ pub fn wait_for_probe(lease_left: Duration, spread: f64) -> Duration {
 
 /// `wait` plus up to a tenth of it (at most a minute), by `spread` in 0..1.
 fn staggered(wait: Duration, spread: f64) -> Duration {
-    let extra = (wait / 10).min(Duration::from_secs(60));
-    wait + extra.mul_f64(spread.clamp(0.0, 1.0))
+    wait + spread_window(wait).mul_f64(spread.clamp(0.0, 1.0))
+}
+
+/// How far past a wait of `wait` the waiting deliveries' returns spread.
+fn spread_window(wait: Duration) -> Duration {
+    (wait / 10).min(Duration::from_secs(60))
 }
 
 #[cfg(test)]

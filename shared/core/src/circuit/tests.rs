@@ -244,3 +244,40 @@ fn a_delivery_that_finds_the_probe_taken_waits_for_its_outcome() {
         Duration::from_secs(3660)
     );
 }
+
+#[test]
+fn a_never_tried_delivery_yields_the_probe_for_the_rounds_spread() {
+    let ep = opened();
+    let rules = HealthRules::default();
+    let next = ep.circuit.next_attempt_at.unwrap();
+    // A retry takes its turn as soon as the probe is due.
+    assert_eq!(probe_turn(&ep.circuit, &rules, 2, next, 0.5), None);
+    // A first attempt waits out the round's spread: a tenth of the first
+    // probe delay (60 s at the defaults), staggered like any wait.
+    let early = next + Duration::from_secs(1);
+    assert_eq!(
+        probe_turn(&ep.circuit, &rules, 1, early, 0.0),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        probe_turn(&ep.circuit, &rules, 1, early, 1.0),
+        Some(Duration::from_millis(5_500))
+    );
+    assert_eq!(
+        probe_turn(&ep.circuit, &rules, 1, next + Duration::from_secs(6), 0.5),
+        None
+    );
+    // After a failed probe the round is the schedule's next delay (600 s):
+    // the spread is its tenth, at most a minute.
+    let mut later = ep.circuit.clone();
+    later.failed_probes = 1;
+    assert_eq!(
+        probe_turn(&later, &rules, 1, next, 0.0),
+        Some(Duration::from_secs(60))
+    );
+    // A closed circuit has no turn to wait for.
+    assert_eq!(
+        probe_turn(&Circuit::default(), &rules, 1, next, 0.0),
+        None
+    );
+}
