@@ -6,8 +6,8 @@ appearing, an attempt opened and resent, disable and enable, Recover
 back), a test event,
 the statistics chart, filters, delete with its confirmation, a read-only
 session without write controls, framing allowed and refused by
-PORTAL_FRAME_ANCESTORS, and no request to another origin. Screenshots go to
-target/browser/.
+PORTAL_FRAME_ANCESTORS, and no request to another origin; then an endpoint
+whose circuit is open (circuit_test.py). Screenshots go to target/browser/.
 
 Run: infra/test.sh (the "browser tests" step), or by hand
   cargo build -p courier-local && ~/.cache/courier/browser-venv/bin/python infra/browser/portal_test.py
@@ -24,6 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from support import CourierLocal, FramingPage, NetworkLog, Receiver, chromium, screenshot, wait_for
+from circuit_test import CircuitPanel  # noqa: F401 (run with the panel's story)
 
 TENANT = "shop_42"
 

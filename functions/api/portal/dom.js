@@ -77,8 +77,14 @@ const REASONS = {
   gone: "the receiver answered 410 Gone",
 };
 
-/** The Active / Disabled badge of an endpoint. */
+/**
+ * The Active / Failing / Disabled badge of an endpoint: Failing while its
+ * circuit is open (deliveries wait for a probe to succeed, none is lost).
+ */
 export function endpointBadge(endpoint) {
+  if (endpoint.enabled && endpoint.circuit === "open") {
+    return h("span", { class: "badge fail", title: "deliveries wait until the receiver answers again" }, "Failing");
+  }
   if (endpoint.enabled) return h("span", { class: "badge ok" }, "Active");
   const reason = REASONS[endpoint.disabledReason] || endpoint.disabledReason || "";
   return h("span", { class: "badge off", title: reason }, "Disabled", reason ? ` · ${reason}` : "");

@@ -72,8 +72,23 @@ function renderSummary(ctx, el, ep, path, refresh, status) {
       h("span", { class: "meta" }, "Last triggered ", timeEl(ep.lastAttemptAt)),
       h("span", { class: "meta failures" }, plural(ep.consecutiveFailures, "consecutive failure")),
     ),
+    ep.enabled && ep.circuit === "open" ? waitingNote(ep) : null,
     ep.description ? h("p", { class: "description" }, ep.description) : null,
     actions,
+  );
+}
+
+/** What an open circuit means for the tenant's deliveries, in their words. */
+function waitingNote(ep) {
+  const due = Date.parse(ep.nextAttemptAt) > Date.now() ? ["goes out ", timeEl(ep.nextAttemptAt)] : ["is due now"];
+  return h(
+    "p",
+    { class: "circuit-note", role: "note" },
+    "Failing since ",
+    timeEl(ep.failingSince),
+    ": deliveries wait instead of being sent, and none is lost. The next attempt ",
+    ...due,
+    "; when an attempt succeeds, the waiting deliveries follow.",
   );
 }
 
