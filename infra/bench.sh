@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs Courier's benchmarks on this machine and prints and saves the figures.
 #
-#   infra/bench.sh                           all five
-#   infra/bench.sh delivery e2e              some: delivery e2e cold-start aws-cost fan-out
+#   infra/bench.sh                           all six
+#   infra/bench.sh delivery e2e              some: delivery e2e cold-start aws-cost fan-out slow-neighbour
 #   infra/bench.sh aws-cost --cost-events 50 any courier-bench option (--help lists them)
 #
 # Steps: install the test tools (DynamoDB Local, moto, ...) into

@@ -8,6 +8,7 @@
 //! 3. `cold-start` Lambda binaries: init time, peak RSS, size
 //! 4. `aws-cost`   AWS calls and dollars per delivery (DynamoDB Local + moto)
 //! 5. `fan-out`    one event to 1,000 and 10,000 endpoints
+//! 6. `slow-neighbour` one tenant's latency beside another's slow endpoint
 //!
 //! Wiring only; each benchmark is its own module.
 
@@ -27,6 +28,7 @@ mod report;
 mod runtime_api;
 mod server;
 mod sink;
+mod slow_neighbour;
 mod sqs_stub;
 
 use std::fmt::Write as _;
@@ -57,15 +59,17 @@ enum Bench {
     ColdStart,
     AwsCost,
     FanOut,
+    SlowNeighbour,
 }
 
 impl Bench {
-    const ALL: [Bench; 5] = [
+    const ALL: [Bench; 6] = [
         Self::Delivery,
         Self::E2e,
         Self::ColdStart,
         Self::AwsCost,
         Self::FanOut,
+        Self::SlowNeighbour,
     ];
 
     fn file_name(self) -> &'static str {
@@ -75,6 +79,7 @@ impl Bench {
             Self::ColdStart => "cold_start",
             Self::AwsCost => "aws_cost",
             Self::FanOut => "fan_out",
+            Self::SlowNeighbour => "slow_neighbour",
         }
     }
 
@@ -85,6 +90,7 @@ impl Bench {
             Self::ColdStart => "Cold start and footprint",
             Self::AwsCost => "AWS calls and cost",
             Self::FanOut => "Fan-out",
+            Self::SlowNeighbour => "Slow neighbour",
         }
     }
 }
@@ -92,7 +98,7 @@ impl Bench {
 #[derive(Debug, Parser)]
 #[command(about = "Courier's benchmarks (run them all with infra/bench.sh)")]
 struct Cli {
-    /// Benchmarks to run, in order; all five when none is named.
+    /// Benchmarks to run, in order; all six when none is named.
     #[arg(value_enum)]
     benches: Vec<Bench>,
     /// Where the JSON files, logs and summary go.
@@ -269,6 +275,13 @@ async fn run(bench: Bench, cli: &Cli) -> BenchResult<Outcome> {
                 sizes: cli.fan_out.clone(),
                 runs: cli.fan_out_runs,
                 moto_max: cli.fan_out_moto_max,
+            })
+            .await
+        }
+        Bench::SlowNeighbour => {
+            slow_neighbour::run(&slow_neighbour::Options {
+                bin_dir: cli.bin_dir.clone(),
+                out: cli.out.clone(),
             })
             .await
         }
