@@ -218,10 +218,10 @@ impl DeliveryQueue for EmbeddedQueue {
     }
 }
 
-/// Batches a [`Consumer`] handles at once, as that many concurrent Lambda
-/// invocations would: a batch waiting on a slow receiver holds only its own
-/// slot while the others keep receiving.
-pub const BATCHES_IN_FLIGHT: usize = 10;
+/// Batches a [`Consumer`] handles at once, as the template's default
+/// `DeliveryMaxConcurrency` (50) lets Lambda run: a batch waiting on a slow
+/// receiver holds only its own slot while the others keep receiving.
+pub const BATCHES_IN_FLIGHT: usize = 50;
 
 /// Plays the SQS event source mapping for the embedded queue: receives
 /// batches, hands each to a handler (up to [`BATCHES_IN_FLIGHT`] at once),
