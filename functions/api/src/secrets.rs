@@ -53,6 +53,8 @@ pub async fn reveal_secret(
 
 /// Replaces the secret. The old one keeps signing alongside the new one for
 /// `gracePeriodSeconds`, so receivers can switch without losing deliveries.
+/// An endpoint keeps at most three secrets, the current and two old ones;
+/// a further rotation within their grace periods drops the oldest.
 #[utoipa::path(
     post,
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}/secret/rotate",

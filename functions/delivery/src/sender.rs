@@ -8,7 +8,7 @@ use courier::config::Settings;
 use courier::endpoint::{Endpoint, PayloadFormat};
 use courier::event::Event;
 use courier::policy::AttemptResult;
-use courier::signing::signature_header;
+use courier::signing::{signature_header, simple_signature_header};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
@@ -176,7 +176,7 @@ impl Sender {
         if self.simple_signature {
             put(
                 "x-webhook-signature",
-                endpoint.current_secret().simple_signature(body),
+                simple_signature_header(secrets.iter().copied(), body),
             );
         }
         h
@@ -221,20 +221,27 @@ fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {
         .iter()
         .map(|(name, value)| {
             let shown = match name.as_str() {
-                "webhook-signature" => value
-                    .to_str()
-                    .unwrap_or_default()
-                    .split(' ')
-                    .map(|_| "v1,<redacted>")
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                "x-webhook-signature" => "sha256=<redacted>".into(),
+                "webhook-signature" => redact_each(value, "v1,<redacted>"),
+                "x-webhook-signature" => redact_each(value, "sha256=<redacted>"),
                 _ => value.to_str().unwrap_or_default().to_owned(),
             };
             (name.as_str().to_owned(), shown)
         })
         .collect()
 }
+
+/// One `placeholder` per space-separated value, so the log still shows how
+/// many secrets signed the attempt.
+fn redact_each(value: &HeaderValue, placeholder: &str) -> String {
+    value
+        .to_str()
+        .unwrap_or_default()
+        .split(' ')
+        .map(|_| placeholder)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The TLS configuration of deliveries: rustls on ring and the system's
 /// root certificates, as the SDK's client in `courier_aws` uses, so the
 /// binary carries one TLS stack and one root store.

@@ -165,10 +165,11 @@ pub async fn ten_consecutive_failures_disable_the_endpoint_and_later_messages_ar
     h.pump_until(&ep, 10, QUIET, TIMEOUT).await;
     let reloaded = h.reload(&ep).await;
     assert!(reloaded.enabled, "a burst cannot disable an endpoint");
-    // A few: one per batch the queue handed out (SQS may split the ten),
-    // and those not yet started when the first failure was logged.
+    // A few: one per batch the queue handed out (SQS may split the ten,
+    // more so on a loaded machine), and those not yet started when the
+    // first failure was logged; never all ten.
     let burst = reloaded.consecutive_failures;
-    assert!((1..=6).contains(&burst), "{burst}");
+    assert!((1..=9).contains(&burst), "{burst}");
     // Then one after another: each counts, the tenth disables.
     let more = 10 - burst as usize;
     for n in 0..more {
@@ -403,7 +404,11 @@ pub async fn ssrf_corpus_is_blocked_with_the_guard_on(b: &dyn TestBackend) {
     );
 }
 
-pub async fn signatures_verify_with_the_official_library_during_a_rotation(b: &dyn TestBackend) {
+/// During a grace period both headers carry a value per valid secret: the
+/// official libraries and a simple-header receiver accept either secret.
+pub async fn both_signature_headers_verify_with_either_secret_during_a_rotation(
+    b: &dyn TestBackend,
+) {
     let h = Harness::new(b, fast_settings()).await;
     let ep = h.endpoint().await;
     let old = ep.current_secret().clone();
@@ -417,7 +422,7 @@ pub async fn signatures_verify_with_the_official_library_during_a_rotation(b: &d
     rotated.revision += 1;
     h.store.update_endpoint(&ep, &rotated).await.unwrap();
     h.enqueue(&ep).await;
-    h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
+    let log = h.pump_until(&ep, 1, Duration::ZERO, TIMEOUT).await;
     let request = h.receiver.requests().remove(0);
     let signature = request.header("webhook-signature").unwrap().to_owned();
     assert_eq!(
@@ -440,13 +445,28 @@ pub async fn signatures_verify_with_the_official_library_during_a_rotation(b: &d
         })
         .collect();
     courier_testkit::standardwebhooks::verify_all(&cases);
-    // The simple header verifies with the current secret.
-    courier::signing::verify_simple(
-        &new,
-        request.header("x-webhook-signature").unwrap(),
-        &request.body,
-    )
-    .unwrap();
+    // The simple header: a receiver splits it on spaces and looks for its
+    // own HMAC, whichever secret it holds; the current one comes first.
+    let simple = request.header("x-webhook-signature").unwrap();
+    let values: Vec<&str> = simple.split(' ').collect();
+    assert_eq!(
+        values,
+        [
+            new.simple_signature(&request.body),
+            old.simple_signature(&request.body)
+        ]
+    );
+    for secret in [&old, &new] {
+        courier::signing::verify_simple(secret, simple, &request.body).unwrap();
+    }
+    let logged = &log[0].request_headers;
+    assert!(
+        logged.contains(&(
+            "x-webhook-signature".into(),
+            "sha256=<redacted> sha256=<redacted>".into()
+        )),
+        "the log shows both values, redacted: {logged:?}"
+    );
 }
 
 pub async fn cloudevents_endpoints_get_a_structured_cloudevent(b: &dyn TestBackend) {
@@ -481,6 +501,6 @@ courier_testkit::backend_tests!(
     response_bodies_are_kept_up_to_4_kib,
     the_simple_signature_header_can_be_switched_off,
     ssrf_corpus_is_blocked_with_the_guard_on,
-    signatures_verify_with_the_official_library_during_a_rotation,
+    both_signature_headers_verify_with_either_secret_during_a_rotation,
     cloudevents_endpoints_get_a_structured_cloudevent,
 );

@@ -18,6 +18,12 @@ pub const MAX_DESCRIPTION_LEN: usize = 1024;
 pub const MAX_ROTATION_GRACE: Duration = Duration::days(7);
 /// Grace period of a rotation when none is given (24 hours).
 pub const DEFAULT_ROTATION_GRACE: Duration = Duration::hours(24);
+/// Most secrets an endpoint keeps: the current one and two rotated out.
+/// Every one of them signs each attempt until its grace ends, so each is a
+/// key that can forge and two HMACs per attempt; two old ones let an owner
+/// correct a rotation (rotate again) without cutting off receivers still on
+/// the original. Headers stay under 400 bytes, the item a few hundred more.
+pub const MAX_SIGNING_SECRETS: usize = 3;
 
 /// Body format an endpoint receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -88,7 +94,8 @@ pub struct Endpoint {
     /// Body format.
     #[serde(default)]
     pub payload_format: PayloadFormat,
-    /// Current secret first, then rotated-out ones still in their grace period.
+    /// Current secret first, then rotated-out ones still in their grace
+    /// period, newest first; at most [`MAX_SIGNING_SECRETS`].
     pub secrets: Vec<SigningSecret>,
     /// Bumped by every change of settings, so concurrent updates conflict
     /// instead of silently overwriting each other.
@@ -174,17 +181,17 @@ impl Endpoint {
     }
 
     /// Makes `new` the current secret; the old one keeps signing for `grace`.
-    /// Secrets already past their grace period are dropped.
+    /// Secrets past their grace period are dropped, and beyond
+    /// [`MAX_SIGNING_SECRETS`] the ones rotated out longest ago.
     pub fn rotate_secret(&mut self, new: Secret, grace: Duration, now: OffsetDateTime) {
-        self.secrets
-            .retain(|s| s.expires_at.is_none_or(|exp| exp > now));
         for s in &mut self.secrets {
             if s.expires_at.is_none() {
                 s.expires_at = Some(now + grace);
             }
         }
+        // A secret rotated back in is the current one, not an old one too.
         self.secrets
-            .retain(|s| s.expires_at.is_some_and(|exp| exp > now));
+            .retain(|s| s.expires_at.is_some_and(|exp| exp > now) && s.secret != new);
         self.secrets.insert(
             0,
             SigningSecret {
@@ -192,6 +199,8 @@ impl Endpoint {
                 expires_at: None,
             },
         );
+        // Newest first, so this drops the oldest whatever its grace left.
+        self.secrets.truncate(MAX_SIGNING_SECRETS);
     }
 
     /// Turns the endpoint on or off by hand. Re-enabling forgets past
@@ -238,6 +247,38 @@ mod tests {
         // A second rotation after the grace drops the expired secret.
         ep.rotate_secret(Secret::generate(), Duration::hours(1), later);
         assert_eq!(ep.secrets.len(), 2);
+    }
+
+    #[test]
+    fn rotating_again_within_the_grace_period_replaces_the_oldest_secret() {
+        let now = OffsetDateTime::now_utc();
+        let mut ep = endpoint(now);
+        let mut history = vec![ep.current_secret().clone()];
+        for minute in 1..=4 {
+            let new = Secret::generate();
+            // Shorter grace each time: the oldest has the most left, so
+            // only the bound can drop it.
+            let grace = DEFAULT_ROTATION_GRACE - Duration::minutes(2 * minute);
+            ep.rotate_secret(new.clone(), grace, now + Duration::minutes(minute));
+            history.insert(0, new);
+        }
+        assert_eq!(ep.secrets.len(), MAX_SIGNING_SECRETS);
+        let newest: Vec<&Secret> = history.iter().take(MAX_SIGNING_SECRETS).collect();
+        assert_eq!(ep.signing_secrets(now + Duration::minutes(5)), newest);
+        assert_eq!(ep.current_secret(), &history[0]);
+        assert_eq!(ep.secrets[0].expires_at, None);
+    }
+
+    #[test]
+    fn rotating_back_to_an_old_secret_keeps_it_once() {
+        let now = OffsetDateTime::now_utc();
+        let mut ep = endpoint(now);
+        let first = ep.current_secret().clone();
+        let second = Secret::generate();
+        ep.rotate_secret(second.clone(), DEFAULT_ROTATION_GRACE, now);
+        ep.rotate_secret(first.clone(), DEFAULT_ROTATION_GRACE, now);
+        assert_eq!(ep.signing_secrets(now), vec![&first, &second]);
+        assert_eq!(ep.secrets[0].expires_at, None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Webhook signatures (DESIGN §3): Standard Webhooks v1 and the simple
-//! `x-webhook-signature: sha256=<hex>` header for no-code tools.
+//! `x-webhook-signature: sha256=<hex>` header for no-code tools. Both carry
+//! one space-separated value per valid secret during a rotation's grace
+//! period, current first, so a receiver holding either secret verifies.
 
 use std::fmt;
 
@@ -174,10 +176,30 @@ pub fn verify(
     }
 }
 
-/// Verifies the simple `x-webhook-signature` header in constant time.
+/// The simple `x-webhook-signature` value: one `sha256=<hex>` per secret,
+/// space-separated as in `webhook-signature`. Outside a rotation it is one
+/// value, exactly what it always was.
+pub fn simple_signature_header<'a>(
+    secrets: impl IntoIterator<Item = &'a Secret>,
+    body: &[u8],
+) -> String {
+    secrets
+        .into_iter()
+        .map(|s| s.simple_signature(body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Verifies the simple `x-webhook-signature` header: accepts when any of its
+/// space-separated values matches `secret` (each compared in constant time).
 pub fn verify_simple(secret: &Secret, header: &str, body: &[u8]) -> Result<(), SignatureError> {
     let expected = secret.simple_signature(body);
-    if bool::from(expected.as_bytes().ct_eq(header.trim().as_bytes())) {
+    let mut matched = false;
+    for candidate in header.split_whitespace() {
+        // Folded as in `verify`: timing does not tell which value matched.
+        matched |= bool::from(expected.as_bytes().ct_eq(candidate.as_bytes()));
+    }
+    if matched {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
@@ -293,5 +315,35 @@ mod tests {
         assert_eq!(s.simple_signature(b"hello"), expected);
         verify_simple(&s, &expected, b"hello").unwrap();
         assert!(verify_simple(&s, &expected, b"hello!").is_err());
+        // One secret, one value: the header is exactly what it always was.
+        assert_eq!(simple_signature_header([&s], b"hello"), expected);
+    }
+
+    #[test]
+    fn simple_header_verifies_with_either_secret_during_rotation() {
+        let old = Secret::generate();
+        let new = Secret::generate();
+        let header = simple_signature_header([&new, &old], b"{}");
+        let values: Vec<&str> = header.split(' ').collect();
+        // Current first; each value is what a receiver computes with its
+        // secret, so splitting (or a "contains" check) finds its own.
+        assert_eq!(
+            values,
+            [new.simple_signature(b"{}"), old.simple_signature(b"{}")]
+        );
+        verify_simple(&old, &header, b"{}").unwrap();
+        verify_simple(&new, &header, b"{}").unwrap();
+        assert_eq!(
+            verify_simple(&Secret::generate(), &header, b"{}"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_simple(&old, &header, b"{ }"),
+            Err(SignatureError::Mismatch)
+        );
+        // A value must match whole: a truncated or empty one is no match.
+        let truncated = &old.simple_signature(b"{}")[..20];
+        assert!(verify_simple(&old, truncated, b"{}").is_err());
+        assert!(verify_simple(&old, "", b"{}").is_err());
     }
 }

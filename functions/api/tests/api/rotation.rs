@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use courier::endpoint::Endpoint;
+use courier::endpoint::{Endpoint, MAX_SIGNING_SECRETS};
 use courier::ports::Store;
 use courier::signing::{Secret, signature_header, verify};
 use serde_json::json;
@@ -16,6 +16,7 @@ courier_testkit::backend_tests!(store:
     rotation_signs_with_both_secrets_during_the_grace_period_only,
     a_one_second_grace_period_ends_after_one_second,
     rotation_to_a_given_secret_with_no_grace_replaces_it_at_once,
+    rotating_again_within_the_grace_period_drops_the_oldest_secret,
 );
 
 const BODY: &[u8] = br#"{"id":"evt_1","type":"booking.created","data":{}}"#;
@@ -148,4 +149,27 @@ async fn rotation_to_a_given_secret_with_no_grace_replaces_it_at_once(store: Arc
     assert_eq!(signing(&endpoint, now), [chosen.as_str()]);
     assert!(receiver_accepts(&endpoint, &chosen, now));
     assert!(!receiver_accepts(&endpoint, &old, now));
+}
+
+/// An endpoint keeps at most three secrets: a third rotation inside the
+/// grace period drops the original, the newest three keep signing.
+async fn rotating_again_within_the_grace_period_drops_the_oldest_secret(store: Arc<dyn Store>) {
+    let api = Api::new(store.clone());
+    let tenant = unique_tenant();
+    let created = api.create_endpoint(&tenant).await;
+    let id = created["id"].as_str().unwrap();
+    let rotate = format!("{}/secret/rotate", endpoint_path(&tenant, id));
+    let original = created["secret"].as_str().unwrap().to_owned();
+    let mut newest_first = vec![original.clone()];
+    for _ in 0..MAX_SIGNING_SECRETS {
+        let reply = api.post(&rotate, json!({})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        newest_first.insert(0, reply.body["secret"].as_str().unwrap().to_owned());
+    }
+    let endpoint = stored(store.as_ref(), &tenant, id).await;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(endpoint.secrets.len(), MAX_SIGNING_SECRETS);
+    assert_eq!(signing(&endpoint, now), newest_first[..MAX_SIGNING_SECRETS]);
+    assert!(!receiver_accepts(&endpoint, &original, now));
+    assert!(receiver_accepts(&endpoint, &newest_first[2], now));
 }

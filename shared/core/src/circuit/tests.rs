@@ -276,8 +276,5 @@ fn a_never_tried_delivery_yields_the_probe_for_the_rounds_spread() {
         Some(Duration::from_secs(60))
     );
     // A closed circuit has no turn to wait for.
-    assert_eq!(
-        probe_turn(&Circuit::default(), &rules, 1, next, 0.0),
-        None
-    );
+    assert_eq!(probe_turn(&Circuit::default(), &rules, 1, next, 0.0), None);
 }
