@@ -14,7 +14,9 @@
 # panel in headless Chromium against courier-local (infra/browser,
 # screenshots in target/browser) -> per-backend test
 # counts (each binary's embedded and AWS tests against EXPECTED_BACKEND_TESTS
-# below) -> sam validate --lint -> the README's deploy sequence up to `sam
+# below) -> template checks (infra/template_checks.sh: checkov with 0
+# failures and every skip's reason, sam validate --lint with and without
+# the VPC parameters) -> the README's deploy sequence up to `sam
 # build` (infra/deploy.sh --build-only: three arm64 functions).
 #
 # Env: COURIER_TEST_SKIP_LINT=1 skips fmt and clippy (quick local runs).
@@ -32,9 +34,9 @@ set -euo pipefail
 # backend's list, changes a count and fails the run. Update this table when
 # you add or remove a scenario.
 EXPECTED_BACKEND_TESTS="
-api 38 38
-conformance_aws 0 42
-conformance_embedded 42 0
+api 39 39
+conformance_aws 0 43
+conformance_embedded 43 0
 delivery 13 13
 endpoint_outages 5 5
 fan_out 3 3
@@ -171,12 +173,6 @@ browser_tests() {
     "$CACHE/browser-venv/bin/python" "$COURIER_INFRA_DIR/browser/portal_test.py"
 }
 
-sam_validate() {
-    [[ -f template.yaml ]] || { log "template.yaml not found at the repo root"; return 1; }
-    AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
-        "$CACHE/sam-venv/bin/sam" validate --lint --template template.yaml
-}
-
 step "install tools" install_tools
 export_test_env
 step "verifier self-test (PyPI)" "$COURIER_TEST_PYTHON" "$COURIER_INFRA_DIR/tools/selftest_verify_standardwebhooks.py"
@@ -194,7 +190,7 @@ step "cargo test" run_cargo_test
 stop_emulators
 step "browser tests" browser_tests
 step "tests per backend" check_backend_counts
-step "sam validate" sam_validate
+step "template checks (checkov, sam validate)" bash "$COURIER_INFRA_DIR/template_checks.sh"
 if [[ "${COURIER_TEST_SKIP_SAM_BUILD:-0}" == 1 && -z "${CI:-}" ]]; then
     log "COURIER_TEST_SKIP_SAM_BUILD=1: skipping the sam build"
     DONE+=("sam build skipped")

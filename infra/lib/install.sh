@@ -9,6 +9,7 @@
 #   $CACHE/venv      moto[server], boto3, standardwebhooks, cargo-lambda
 #   $CACHE/sam-venv  aws-sam-cli (own venv: its pins clash with moto's)
 #   $CACHE/browser-venv  selenium, for the panel's browser tests
+#   $CACHE/checkov-venv  checkov, the template's static checks (own venv: it pins boto3)
 #   Debian's chromium and chromium-driver (system packages, when missing)
 #
 # Requires: common.sh sourced first.
@@ -141,6 +142,8 @@ install_tools() {
     install_venv "$CACHE/sam-venv" "$COURIER_REQ_DIR/sam.txt" &
     pids+=($!)
     install_venv "$CACHE/browser-venv" "$COURIER_REQ_DIR/browser.txt" &
+    pids+=($!)
+    install_venv "$CACHE/checkov-venv" "$COURIER_REQ_DIR/checkov.txt" &
     pids+=($!)
     for pid in "${pids[@]}"; do
         wait "$pid" || failed=1

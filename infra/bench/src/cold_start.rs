@@ -128,7 +128,7 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
                 _ => (sqs_event(&DeliveryMessage::new(endpoint.id, Trigger::Event, payload::event(&tenant, run)?)), Check::NoBatchItemFailures),
             };
             let received_before = sink.count();
-            let env = function_env(
+            let mut env = function_env(
                 name,
                 opts.memory_mb,
                 &endpoints_table,
@@ -136,6 +136,11 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
                 &queue.queue_url,
                 &admin_hash,
             )?;
+            // The secrets key, as the template gives the api and delivery
+            // functions (intake has none).
+            if name != "intake" {
+                env.extend(aws::secrets_env().await);
+            }
             let sample = cold_start(&bin, name, event, &env, &log).await?;
             let answered_ok = !sample.error && check.passes(&sample.body);
             let delivered_ok = name != "delivery" || sink.count() > received_before;

@@ -50,6 +50,16 @@ impl Stack {
     /// As [`Self::start`], with `intake_env` added to (or replacing in) the
     /// intake function's environment, e.g. another SQS endpoint.
     pub async fn start_with(intake_env: &[(&str, String)]) -> Self {
+        Self::start_configured(&[], intake_env).await
+    }
+
+    /// As [`Self::start`], with `env` added to (or replacing in) every
+    /// function's environment, e.g. `RUST_LOG`.
+    pub async fn start_with_every(env: &[(&str, String)]) -> Self {
+        Self::start_configured(env, &[]).await
+    }
+
+    async fn start_configured(every: &[(&str, String)], intake_env: &[(&str, String)]) -> Self {
         let binaries = tokio::task::spawn_blocking(binaries)
             .await
             .expect("building the binaries");
@@ -89,19 +99,29 @@ impl Stack {
             ("RUST_BACKTRACE", "1"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let mut env = env.to_vec();
+        for (name, value) in every {
+            env.retain(|(k, _)| k != name);
+            env.push(((*name).to_owned(), value.clone()));
+        }
 
-        let mut intake = env.to_vec();
+        let mut intake = env.clone();
         for (name, value) in intake_env {
             intake.retain(|(k, _)| k != name);
             intake.push(((*name).to_owned(), value.clone()));
         }
+        // The secrets key, as the template gives the api and delivery
+        // functions; the intake has none (and cannot read a secret).
+        let mut sealing = env.clone();
+        sealing.extend(courier_testkit::aws::secrets_env().await);
         let mut watch = Watch::start().await;
-        watch.add_function("api", &binaries.api, &env);
+        watch.add_function("api", &binaries.api, &sealing);
         watch.add_function("intake", &binaries.intake, &intake);
-        watch.add_function("delivery", &binaries.delivery, &env);
+        watch.add_function("delivery", &binaries.delivery, &sealing);
         Self {
             watch,
-            store: DynamoStore::new(dynamodb, &endpoints_table, &deliveries_table),
+            store: DynamoStore::new(dynamodb, &endpoints_table, &deliveries_table)
+                .with_sealer(courier_testkit::aws::kms_sealer().await),
             sqs,
             queues,
             http: reqwest::Client::builder()

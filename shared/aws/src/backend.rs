@@ -19,8 +19,14 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::TimeoutConfig;
 
+use courier::ports::SecretSealer;
+use courier::sealing::NoSealer;
+
 use crate::dynamo::DynamoStore;
-use crate::schema::{ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE};
+use crate::kms::KmsSealer;
+use crate::schema::{
+    ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE, ENV_SECRETS_KEY_ID,
+};
 use crate::sqs::SqsQueue;
 
 /// A start-up failure; names the variable at fault.
@@ -90,7 +96,7 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
     Ok(sdk.build())
 }
 
-/// Names of the tables and the queue URL.
+/// Names of the tables, the queue URL and the secrets key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceNames {
     /// `ENDPOINTS_TABLE`.
@@ -99,6 +105,9 @@ pub struct ResourceNames {
     pub deliveries_table: String,
     /// `DELIVERY_QUEUE_URL`.
     pub delivery_queue_url: String,
+    /// `SECRETS_KEY_ID`: the KMS key sealing endpoint secrets. Unset for the
+    /// intake, whose store then refuses to seal or open any.
+    pub secrets_key_id: Option<String>,
 }
 
 impl ResourceNames {
@@ -109,16 +118,17 @@ impl ResourceNames {
 
     /// Reads the names through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, BackendError> {
-        let get = |var: &'static str| {
+        let optional = |var: &'static str| {
             lookup(var)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
-                .ok_or(BackendError::MissingVariable(var))
         };
+        let get = |var: &'static str| optional(var).ok_or(BackendError::MissingVariable(var));
         Ok(Self {
             endpoints_table: get(ENV_ENDPOINTS_TABLE)?,
             deliveries_table: get(ENV_DELIVERIES_TABLE)?,
             delivery_queue_url: get(ENV_DELIVERY_QUEUE_URL)?,
+            secrets_key_id: optional(ENV_SECRETS_KEY_ID),
         })
     }
 }
@@ -135,15 +145,17 @@ pub struct AwsBackend {
 impl AwsBackend {
     /// Reads the resource names and the SDK configuration (see
     /// [`sdk_config_from`]; endpoint overrides `AWS_ENDPOINT_URL`,
-    /// `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS` for emulators)
-    /// from the environment. Call once, at start-up.
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` and
+    /// `AWS_ENDPOINT_URL_KMS` for emulators) from the environment. Call
+    /// once, at start-up.
     pub async fn from_env() -> Result<Self, BackendError> {
         let lookup = |name: &str| std::env::var(name).ok();
         let names = ResourceNames::from_lookup(lookup)?;
         let sdk = sdk_config_from(lookup)?;
-        let (mut dynamodb, mut sqs) = (
+        let (mut dynamodb, mut sqs, mut kms) = (
             aws_sdk_dynamodb::config::Builder::from(&sdk),
             aws_sdk_sqs::config::Builder::from(&sdk),
+            aws_sdk_kms::config::Builder::from(&sdk),
         );
         let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
         if let Some(url) = get("AWS_ENDPOINT_URL_DYNAMODB") {
@@ -152,25 +164,35 @@ impl AwsBackend {
         if let Some(url) = get("AWS_ENDPOINT_URL_SQS") {
             sqs = sqs.endpoint_url(url);
         }
+        if let Some(url) = get("AWS_ENDPOINT_URL_KMS") {
+            kms = kms.endpoint_url(url);
+        }
         Ok(Self::from_clients(
             aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             aws_sdk_sqs::Client::from_conf(sqs.build()),
+            aws_sdk_kms::Client::from_conf(kms.build()),
             &names,
         ))
     }
 
-    /// A backend on given clients (tests point them at emulators).
+    /// A backend on given clients (tests point them at emulators); endpoint
+    /// secrets are sealed under `names.secrets_key_id` with `kms`.
     pub fn from_clients(
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
+        kms: aws_sdk_kms::Client,
         names: &ResourceNames,
     ) -> Self {
-        Self {
-            store: Arc::new(DynamoStore::new(
-                dynamodb,
-                &names.endpoints_table,
-                &names.deliveries_table,
+        let sealer: Arc<dyn SecretSealer> = match &names.secrets_key_id {
+            Some(key_id) => Arc::new(KmsSealer::new(kms, key_id)),
+            None => Arc::new(NoSealer(
+                "SECRETS_KEY_ID is not set (the template sets it for the api and delivery functions)",
             )),
+        };
+        let store = DynamoStore::new(dynamodb, &names.endpoints_table, &names.deliveries_table)
+            .with_sealer(sealer);
+        Self {
+            store: Arc::new(store),
             queue: Arc::new(SqsQueue::new(sqs, &names.delivery_queue_url)),
         }
     }
@@ -197,6 +219,14 @@ mod tests {
     #[test]
     fn names_are_read() {
         let names = ResourceNames::from_lookup(|k| Some(format!("v-{k}"))).unwrap();
+        assert_eq!(names.secrets_key_id.as_deref(), Some("v-SECRETS_KEY_ID"));
+        let without =
+            ResourceNames::from_lookup(|k| (k != ENV_SECRETS_KEY_ID).then(|| format!("v-{k}")))
+                .unwrap();
+        assert_eq!(
+            without.secrets_key_id, None,
+            "optional: the intake has none"
+        );
         assert_eq!(names.endpoints_table, "v-ENDPOINTS_TABLE");
         assert_eq!(names.deliveries_table, "v-DELIVERIES_TABLE");
         assert_eq!(names.delivery_queue_url, "v-DELIVERY_QUEUE_URL");

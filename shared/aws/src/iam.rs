@@ -13,6 +13,27 @@
 //! `Delete` in a `TransactWriteItems` is authorised as `PutItem`,
 //! `UpdateItem` and `DeleteItem`. `SendMessageBatch` is authorised as
 //! `sqs:SendMessage`.
+//!
+//! **Secrets.** Endpoint secrets are sealed with the stack's KMS key
+//! (`SecretsKey`, see [`crate::KmsSealer`]): the port methods that write
+//! them need `kms:GenerateDataKey`, those that read them `kms:Decrypt`.
+//! The delivery function only reads endpoints, so it may only decrypt; the
+//! intake reads no endpoint and gets no KMS action at all.
+//!
+//! **Least privilege to the item.** Each endpoints-table grant also lists
+//! the partition keys of the items it touches, as IAM `StringLike`
+//! patterns (`SUB#*`, `EVENTTYPE`, ...). The roles of
+//! [`ITEM_SCOPED_ROLES`] carry them as a `dynamodb:LeadingKeys` condition
+//! (`ForAllValues:StringLike`: every key a request names must match one),
+//! the union over the port methods the function calls, so the intake can
+//! read subscriptions, event types and API key items but no endpoint item
+//! (`TENANT#...`), sealed or not. `LeadingKeys` rather than a table of its
+//! own for those items: moving subscriptions, event types and API keys to
+//! another table would need a copy of every deployment's existing items
+//! and a second table to back up, alarm on and pay for, while the
+//! condition gives the same refusal with no data moved, and is checked by
+//! the same test as the actions. `ForAllValues` is true for a request without
+//! partition keys (a `Scan`), so no item-scoped role is granted one.
 
 use crate::schema::logical_ids;
 
@@ -25,6 +46,8 @@ pub enum Resource {
     DeliveriesTable,
     /// The delivery queue (`DELIVERY_QUEUE_URL`).
     DeliveryQueue,
+    /// The KMS key sealing endpoint secrets (`SECRETS_KEY_ID`).
+    SecretsKey,
 }
 
 impl Resource {
@@ -34,6 +57,7 @@ impl Resource {
             Self::EndpointsTable => logical_ids::ENDPOINTS_TABLE,
             Self::DeliveriesTable => logical_ids::DELIVERIES_TABLE,
             Self::DeliveryQueue => logical_ids::DELIVERY_QUEUE,
+            Self::SecretsKey => logical_ids::SECRETS_KEY,
         }
     }
 }
@@ -47,6 +71,9 @@ pub struct Grant {
     pub resource: Resource,
     /// IAM actions, e.g. `dynamodb:PutItem`.
     pub actions: &'static [&'static str],
+    /// On the endpoints table: the partition keys of the items it reads or
+    /// writes, as `StringLike` patterns (`SUB#*`); empty elsewhere.
+    pub keys: &'static [&'static str],
 }
 
 const fn grant(
@@ -58,57 +85,91 @@ const fn grant(
         method,
         resource,
         actions,
+        keys: &[],
     }
 }
 
-use Resource::{DeliveriesTable, DeliveryQueue, EndpointsTable};
+/// A grant on the endpoints table's items under `keys`.
+const fn items(
+    method: &'static str,
+    keys: &'static [&'static str],
+    actions: &'static [&'static str],
+) -> Grant {
+    Grant {
+        method,
+        resource: EndpointsTable,
+        actions,
+        keys,
+    }
+}
+
+/// Roles whose grants on a table are limited to the partition keys of the
+/// items their function's port methods touch (a `dynamodb:LeadingKeys`
+/// condition on each of the role's statements on that table).
+pub const ITEM_SCOPED_ROLES: &[(&str, Resource)] = &[("IntakeFunctionRole", EndpointsTable)];
+
+/// The partition-key patterns that `methods` (`Trait::method`) touch on
+/// `resource`, sorted: an item-scoped role's `LeadingKeys` condition.
+pub fn leading_keys<'a>(
+    methods: impl IntoIterator<Item = &'a str>,
+    resource: Resource,
+) -> std::collections::BTreeSet<&'static str> {
+    let methods: Vec<&str> = methods.into_iter().collect();
+    REQUIRED_ACTIONS
+        .iter()
+        .filter(|g| g.resource == resource && methods.contains(&g.method))
+        .flat_map(|g| g.keys.iter().copied())
+        .collect()
+}
+
+use Resource::{DeliveriesTable, DeliveryQueue, EndpointsTable, SecretsKey};
 
 /// Every port method of the AWS adapters and the actions it needs.
 pub const REQUIRED_ACTIONS: &[Grant] = &[
     // endpoints.rs; an endpoint and its subscription items change in one transaction.
-    grant(
+    items(
         "EndpointStore::create_endpoint",
-        EndpointsTable,
+        &["TENANT#*", "SUB#*"],
         &["dynamodb:PutItem"],
     ),
-    grant(
+    items(
         "EndpointStore::endpoint",
-        EndpointsTable,
+        &["TENANT#*"],
         &["dynamodb:GetItem"],
     ),
-    grant(
+    items(
         "EndpointStore::list_endpoints",
-        EndpointsTable,
+        &["TENANT#*"],
         &["dynamodb:Query"],
     ),
-    grant(
+    items(
         "EndpointStore::update_endpoint",
-        EndpointsTable,
+        &["TENANT#*", "SUB#*"],
         &[
             "dynamodb:UpdateItem",
             "dynamodb:PutItem",
             "dynamodb:DeleteItem",
         ],
     ),
-    grant(
+    items(
         "EndpointStore::delete_endpoint",
-        EndpointsTable,
+        &["TENANT#*", "SUB#*"],
         &["dynamodb:GetItem", "dynamodb:DeleteItem"],
     ),
-    grant(
+    items(
         "EndpointStore::subscribed_endpoints_after",
-        EndpointsTable,
+        &["SUB#*"],
         &["dynamodb:Query"],
     ),
-    grant(
+    items(
         "EndpointStore::endpoint_count",
-        EndpointsTable,
+        &["TENANT#*"],
         &["dynamodb:Query"],
     ),
     // outcome.rs: count, then (auto-disable) a transaction, re-reading on a race.
-    grant(
+    items(
         "EndpointStore::record_outcome",
-        EndpointsTable,
+        &["TENANT#*", "SUB#*"],
         &[
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
@@ -116,30 +177,30 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         ],
     ),
     // A delivery takes the open circuit's probe with one conditional update.
-    grant(
+    items(
         "EndpointStore::claim_probe",
-        EndpointsTable,
+        &["TENANT#*"],
         &["dynamodb:UpdateItem"],
     ),
     // event_types.rs
-    grant(
+    items(
         "EventTypeStore::create_event_type",
-        EndpointsTable,
+        &["EVENTTYPE"],
         &["dynamodb:PutItem"],
     ),
-    grant(
+    items(
         "EventTypeStore::event_type",
-        EndpointsTable,
+        &["EVENTTYPE"],
         &["dynamodb:GetItem"],
     ),
-    grant(
+    items(
         "EventTypeStore::list_event_types",
-        EndpointsTable,
+        &["EVENTTYPE"],
         &["dynamodb:Query"],
     ),
-    grant(
+    items(
         "EventTypeStore::delete_event_type",
-        EndpointsTable,
+        &["EVENTTYPE"],
         &["dynamodb:DeleteItem"],
     ),
     // events.rs
@@ -198,9 +259,9 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         DeliveriesTable,
         &["dynamodb:GetItem", "dynamodb:UpdateItem"],
     ),
-    grant(
+    items(
         "StreamAccounting::count_entries",
-        EndpointsTable,
+        &["TENANT#*", "SUB#*"],
         &[
             "dynamodb:DeleteItem",
             "dynamodb:GetItem",
@@ -219,29 +280,29 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         &["dynamodb:Query"],
     ),
     // credentials.rs: a key's two items change together in one transaction.
-    grant(
+    items(
         "CredentialStore::create_api_key",
-        EndpointsTable,
+        &["APIKEYS#*", "APIKEY#*"],
         &["dynamodb:PutItem"],
     ),
-    grant(
+    items(
         "CredentialStore::api_keys",
-        EndpointsTable,
+        &["APIKEYS#*"],
         &["dynamodb:Query"],
     ),
-    grant(
+    items(
         "CredentialStore::api_key_by_hash",
-        EndpointsTable,
+        &["APIKEY#*"],
         &["dynamodb:GetItem"],
     ),
-    grant(
+    items(
         "CredentialStore::touch_api_key",
-        EndpointsTable,
+        &["APIKEYS#*", "APIKEY#*"],
         &["dynamodb:GetItem", "dynamodb:UpdateItem"],
     ),
-    grant(
+    items(
         "CredentialStore::revoke_api_key",
-        EndpointsTable,
+        &["APIKEYS#*", "APIKEY#*"],
         &["dynamodb:GetItem", "dynamodb:DeleteItem"],
     ),
     grant(
@@ -253,6 +314,24 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         "CredentialStore::portal_session",
         DeliveriesTable,
         &["dynamodb:GetItem"],
+    ),
+    // Endpoint secrets, sealed on every write and opened on reads that
+    // return them (counting and deletion leave them sealed).
+    grant(
+        "EndpointStore::create_endpoint",
+        SecretsKey,
+        &["kms:GenerateDataKey"],
+    ),
+    grant(
+        "EndpointStore::update_endpoint",
+        SecretsKey,
+        &["kms:GenerateDataKey"],
+    ),
+    grant("EndpointStore::endpoint", SecretsKey, &["kms:Decrypt"]),
+    grant(
+        "EndpointStore::list_endpoints",
+        SecretsKey,
+        &["kms:Decrypt"],
     ),
     // sqs.rs
     grant(

@@ -2,13 +2,15 @@
 //! two DynamoDB tables) and [`SqsQueue`] (the delivery queue), plus the
 //! table and queue definitions they rely on ([`schema`]), the wiring from
 //! the environment ([`AwsBackend`]), the IAM actions each port method needs
-//! ([`iam`]) and an SDK call counter ([`CallCounter`]).
+//! ([`iam`]), the KMS envelope encryption of stored secrets
+//! ([`KmsSealer`]) and an SDK call counter ([`CallCounter`]).
 //! This is the only crate that names AWS SDK types.
 
 mod backend;
 mod counter;
 mod dynamo;
 pub mod iam;
+mod kms;
 pub mod logging;
 pub mod schema;
 mod sqs;
@@ -17,6 +19,7 @@ pub use backend::{AwsBackend, BackendError, ResourceNames, sdk_config_from};
 pub use counter::{CallCounter, CountCalls};
 pub use dynamo::DynamoStore;
 pub use dynamo::accounting::{Counted, LoggedEntry, StreamAccounting, entry_from_stream_image};
+pub use kms::{DATA_KEY_TTL, KmsSealer, MAX_OPENED_KEYS};
 pub use sqs::SqsQueue;
 
 /// The text of an SDK error and its sources (`service error:

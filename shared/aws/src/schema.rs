@@ -19,6 +19,9 @@ pub const ENV_ENDPOINTS_TABLE: &str = "ENDPOINTS_TABLE";
 pub const ENV_DELIVERIES_TABLE: &str = "DELIVERIES_TABLE";
 /// Env var holding the delivery queue's URL.
 pub const ENV_DELIVERY_QUEUE_URL: &str = "DELIVERY_QUEUE_URL";
+/// Env var naming the KMS key that seals endpoint secrets (`SecretsKey`);
+/// set for the api and delivery functions only: the intake reads none.
+pub const ENV_SECRETS_KEY_ID: &str = "SECRETS_KEY_ID";
 
 /// Partition key attribute of both tables (a string).
 pub const PARTITION_KEY: &str = "pk";
@@ -38,6 +41,8 @@ pub mod logical_ids {
     pub const DELIVERIES_TABLE: &str = "DeliveriesTable";
     /// The delivery queue.
     pub const DELIVERY_QUEUE: &str = "DeliveryQueue";
+    /// The KMS key sealing endpoint secrets.
+    pub const SECRETS_KEY: &str = "SecretsKey";
     /// The delivery queue's dead-letter queue.
     pub const DEAD_LETTER_QUEUE: &str = "DeliveryDeadLetterQueue";
 }
@@ -64,11 +69,14 @@ pub const ENDPOINTS_TABLE: TableSpec = TableSpec {
     stream_view: None,
 };
 
-/// Events, the delivery log and statistics: all expiring.
+/// Events, the delivery log and statistics: all expiring. Point-in-time
+/// recovery by default (the template's `DeliveriesPointInTimeRecovery`):
+/// a table deleted by mistake takes the delivery log and the events kept
+/// for resends and recovery with it.
 pub const DELIVERIES_TABLE: TableSpec = TableSpec {
     key_schema: [(PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE")],
     ttl_attribute: Some(TTL_ATTRIBUTE),
-    point_in_time_recovery: false,
+    point_in_time_recovery: true,
     stream_view: Some("NEW_IMAGE"),
 };
 

@@ -4,175 +4,61 @@
 //! each function's role in `template.yaml` must allow exactly the actions of
 //! the port methods its code calls (itself, or through the shared code it
 //! uses, such as the credential check), on this stack's resources, and
-//! nothing else.
+//! nothing else. The same holds for the KMS actions of sealed secrets and,
+//! on the roles of `ITEM_SCOPED_ROLES`, for the partition keys of the
+//! items (`dynamodb:LeadingKeys`); `template_iam_items` evaluates those.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use courier_aws::iam::{
-    REQUIRED_ACTIONS, Resource, SQS_EVENT_SOURCE_ACTIONS, STREAM_EVENT_SOURCE_ACTIONS,
+    ITEM_SCOPED_ROLES, REQUIRED_ACTIONS, SQS_EVENT_SOURCE_ACTIONS, STREAM_EVENT_SOURCE_ACTIONS,
+    leading_keys,
 };
 use serde_yaml::Value;
+use support::iam::{
+    Grants, KEY_BUILDERS, Keys, declared, declared_keys, derived_from_adapters, derived_with_keys,
+};
 use support::{
-    Code, calls, function_property, functions, names_after, one_or_many, read, referenced_id,
-    resource, resources_of, rust_files, squeeze, template,
+    Code, function_property, names_after, one_or_many, read, referenced_id, resource, resources_of,
+    rust_files, squeeze, template,
 };
 
-/// `(resource logical id, IAM action)`.
-type Grants = BTreeSet<(String, String)>;
-
-const ADAPTERS: [&str; 2] = ["shared/aws/src/dynamo", "shared/aws/src/sqs.rs"];
-const ADAPTER_TYPES: [&str; 2] = ["DynamoStore", "SqsQueue"];
-
-/// The IAM action of an SDK operation; `None` for a transaction, whose
-/// items carry the actions.
-fn action_of(operation: &str) -> Option<&'static str> {
-    Some(match operation {
-        "get_item" => "dynamodb:GetItem",
-        "put_item" => "dynamodb:PutItem",
-        "update_item" => "dynamodb:UpdateItem",
-        "delete_item" => "dynamodb:DeleteItem",
-        "query" => "dynamodb:Query",
-        "scan" => "dynamodb:Scan",
-        "batch_get_item" => "dynamodb:BatchGetItem",
-        "batch_write_item" => "dynamodb:BatchWriteItem",
-        "transact_write_items" | "transact_get_items" => return None,
-        "send_message" | "send_message_batch" => "sqs:SendMessage",
-        "change_message_visibility" | "change_message_visibility_batch" => {
-            "sqs:ChangeMessageVisibility"
-        }
-        "receive_message" => "sqs:ReceiveMessage",
-        "delete_message" | "delete_message_batch" => "sqs:DeleteMessage",
-        "get_queue_attributes" => "sqs:GetQueueAttributes",
-        other => panic!(
-            "`.client.{other}()` is an SDK operation this test does not know: \
-             add its IAM action to action_of() and to courier_aws::iam"
-        ),
-    })
-}
-
-/// Items of a transaction, authorised as the single-item actions.
-const TRANSACTION_ITEMS: [(&str, &str); 5] = [
-    ("Put", "dynamodb:PutItem"),
-    ("Update", "dynamodb:UpdateItem"),
-    ("Delete", "dynamodb:DeleteItem"),
-    ("ConditionCheck", "dynamodb:ConditionCheckItem"),
-    ("Get", "dynamodb:GetItem"),
-];
-
-/// The resource a function body works on, from the `self.<field>` it names.
-fn resources_named(body: &str, in_queue_file: bool) -> Vec<Resource> {
-    if in_queue_file {
-        return vec![Resource::DeliveryQueue];
-    }
-    [
-        ("self.endpoints_table", Resource::EndpointsTable),
-        ("self.deliveries_table", Resource::DeliveriesTable),
-    ]
-    .into_iter()
-    .filter(|(field, _)| body.contains(field))
-    .map(|(_, r)| r)
-    .collect()
-}
-
-/// The grants each port method of the adapters needs, derived from their
-/// source: SDK calls and transaction items of the method and of every
-/// function it calls, on the table each of those functions names.
-fn derived_from_adapters() -> BTreeMap<String, Grants> {
-    let mut all = Vec::new();
-    for dir in ADAPTERS {
-        let files = if dir.ends_with(".rs") {
-            vec![(dir.to_owned(), read(dir))]
-        } else {
-            rust_files(dir)
-        };
-        for (path, text) in files {
-            let queue_file = path.ends_with("sqs.rs");
-            for f in functions(&Code::new(&text)) {
-                all.push((path.clone(), queue_file, f));
-            }
+#[test]
+fn iam_keys_match_the_items_the_adapters_touch() {
+    let declared = declared_keys();
+    let mut problems = Vec::new();
+    for (method, (_, keys)) in derived_with_keys() {
+        let listed = declared.get(&method).cloned().unwrap_or_default();
+        if listed != keys {
+            problems.push(format!(
+                "{method}: the adapter touches items under {keys:?}, courier_aws::iam lists {listed:?}"
+            ));
         }
     }
-    // The grants each function needs by itself.
-    let direct: Vec<Grants> = all
-        .iter()
-        .map(|(path, queue_file, f)| {
-            let mut actions: Vec<&str> = names_after(&f.body, ".client.")
-                .iter()
-                .filter_map(|op| action_of(op))
-                .collect();
-            for (item, action) in TRANSACTION_ITEMS {
-                let builder = format!("{item}::builder(");
-                let used = f.body.match_indices(&builder).any(|(at, _)| {
-                    !f.body[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
-                });
-                if used {
-                    actions.push(action);
-                }
-            }
-            if actions.is_empty() {
-                return Grants::new();
-            }
-            let resources = resources_named(&f.body, *queue_file);
-            assert_eq!(
-                resources.len(),
-                1,
-                "{path}: fn {} makes SDK calls on {} tables; this test expects one table per \
-                 function (split it, or teach the test)",
-                f.name,
-                resources.len()
-            );
-            let id = resources[0].logical_id().to_owned();
-            actions
-                .into_iter()
-                .map(|a| (id.clone(), a.to_owned()))
-                .collect()
-        })
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn key_builders_make_their_patterns() {
+    // Guards KEY_BUILDERS: each helper's text starts the key it names.
+    let sources: String = rust_files("shared/aws/src/dynamo")
+        .into_iter()
+        .map(|(_, text)| text)
         .collect();
-
-    let mut by_method = BTreeMap::new();
-    for (start, (path, _, f)) in all.iter().enumerate() {
-        let (Some(tr), Some(ty)) = (&f.trait_name, &f.implementor) else {
-            continue;
-        };
-        if !ADAPTER_TYPES.contains(&ty.as_str()) {
-            continue;
-        }
-        // Everything reachable through calls to functions of the adapters.
-        let mut grants = Grants::new();
-        let mut seen = BTreeSet::from([start]);
-        let mut todo = vec![start];
-        while let Some(i) = todo.pop() {
-            grants.extend(direct[i].iter().cloned());
-            for name in calls(&all[i].2.body) {
-                for (j, (_, _, g)) in all.iter().enumerate() {
-                    if g.name == name && seen.insert(j) {
-                        todo.push(j);
-                    }
-                }
-            }
-        }
-        let key = format!("{tr}::{}", f.name);
+    for (name, pattern) in KEY_BUILDERS {
+        let at = sources
+            .find(&format!("fn {name}("))
+            .or_else(|| sources.find(&format!("const {name}:")))
+            .unwrap_or_else(|| panic!("{name} is not defined in shared/aws/src/dynamo"));
+        let head = &sources[at..at + 200.min(sources.len() - at)];
+        let literal = format!("\"{}", pattern.trim_end_matches('*'));
         assert!(
-            by_method.insert(key.clone(), grants).is_none(),
-            "{path}: {key} is implemented twice"
+            head.contains(&literal),
+            "{name} no longer makes {pattern}: {head}"
         );
     }
-    by_method
-}
-
-/// `courier_aws::iam::REQUIRED_ACTIONS` by port method.
-fn declared() -> BTreeMap<String, Grants> {
-    let mut by_method: BTreeMap<String, Grants> = BTreeMap::new();
-    for g in REQUIRED_ACTIONS {
-        by_method.entry(g.method.to_owned()).or_default().extend(
-            g.actions
-                .iter()
-                .map(|a| (g.resource.logical_id().to_owned(), (*a).to_owned())),
-        );
-    }
-    by_method
 }
 
 #[test]
@@ -272,7 +158,44 @@ fn port_methods_called(crate_dir: &str) -> BTreeSet<String> {
     called
 }
 
-/// The DynamoDB and SQS grants of a role, after checking that it holds
+/// The `dynamodb:LeadingKeys` patterns of a statement's condition; `None`
+/// without one. Any other condition fails: this test could not judge it.
+fn leading_keys_condition(role_id: &str, st: &Value) -> Option<Keys> {
+    if st["Condition"].is_null() {
+        return None;
+    }
+    let operators = st["Condition"]
+        .as_mapping()
+        .expect("a condition is a mapping");
+    let keys = &st["Condition"]["ForAllValues:StringLike"];
+    assert!(
+        operators.len() == 1 && keys.as_mapping().is_some_and(|m| m.len() == 1),
+        "{role_id}: only a ForAllValues:StringLike condition on dynamodb:LeadingKeys is expected: {st:?}"
+    );
+    Some(
+        one_or_many(&keys["dynamodb:LeadingKeys"])
+            .into_iter()
+            .map(|k| k.as_str().expect("a key pattern is a string").to_owned())
+            .collect(),
+    )
+}
+
+/// The `LeadingKeys` condition of each of a role's statements, by the
+/// resource it is on.
+fn role_conditions(t: &Value, role_id: &str) -> Vec<(String, Option<Keys>)> {
+    let mut out = Vec::new();
+    for policy in one_or_many(&resource(t, role_id)["Properties"]["Policies"]) {
+        for st in one_or_many(&policy["PolicyDocument"]["Statement"]) {
+            let condition = leading_keys_condition(role_id, st);
+            for r in one_or_many(&st["Resource"]) {
+                out.extend(referenced_id(r).map(|id| (id, condition.clone())));
+            }
+        }
+    }
+    out
+}
+
+/// The DynamoDB, SQS and KMS grants of a role, after checking that it holds
 /// nothing else than logging to `log_group`.
 fn role_grants(t: &Value, role_id: &str, log_group: &str) -> Grants {
     let role = resource(t, role_id);
@@ -286,7 +209,8 @@ fn role_grants(t: &Value, role_id: &str, log_group: &str) -> Grants {
     for policy in one_or_many(&props["Policies"]) {
         for st in one_or_many(&policy["PolicyDocument"]["Statement"]) {
             assert_eq!(st["Effect"].as_str(), Some("Allow"), "{role_id}: {st:?}");
-            assert!(st["Condition"].is_null() && st["NotResource"].is_null());
+            assert!(st["NotResource"].is_null() && st["NotAction"].is_null());
+            leading_keys_condition(role_id, st);
             let targets: Vec<String> = one_or_many(&st["Resource"])
                 .into_iter()
                 .map(|r| {
@@ -305,7 +229,10 @@ fn role_grants(t: &Value, role_id: &str, log_group: &str) -> Grants {
                                 && ["logs:CreateLogStream", "logs:PutLogEvents"].contains(&action),
                             "{role_id}: {action} on {target}; a function only writes its own log group {log_group}"
                         );
-                    } else if action.starts_with("dynamodb:") || action.starts_with("sqs:") {
+                    } else if ["dynamodb:", "sqs:", "kms:"]
+                        .iter()
+                        .any(|p| action.starts_with(p))
+                    {
                         grants.insert((target.clone(), action.to_owned()));
                     } else {
                         panic!("{role_id}: unexpected action {action}");
@@ -343,8 +270,27 @@ fn each_role_allows_exactly_what_its_function_calls() {
             .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup must be !Ref <its log group>"));
 
         let mut required = Grants::new();
-        for method in port_methods_called(crate_dir) {
-            required.extend(by_method[&method].iter().cloned());
+        let methods = port_methods_called(crate_dir);
+        for method in &methods {
+            required.extend(by_method[method].iter().cloned());
+        }
+        // Item-scoped roles carry exactly the keys of the items their
+        // methods touch; every other statement has no condition.
+        for (target, condition) in role_conditions(&t, &role_id) {
+            let scoped = ITEM_SCOPED_ROLES
+                .iter()
+                .find(|(role, r)| *role == role_id && r.logical_id() == target);
+            let want: Option<Keys> = scoped.map(|(_, r)| {
+                leading_keys(methods.iter().map(String::as_str), *r)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            });
+            if condition != want {
+                problems.push(format!(
+                    "{role_id} on {target}: LeadingKeys {condition:?}, the code needs {want:?}"
+                ));
+            }
         }
         // Lambda's poller works with the role of the function it invokes.
         for (name, event) in props["Events"].as_mapping().into_iter().flatten() {

@@ -11,7 +11,8 @@ use courier::attempt::AttemptStatus;
 use courier::config::Settings;
 use courier::metrics;
 use courier_aws::schema::{
-    ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE, logical_ids,
+    ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE, ENV_SECRETS_KEY_ID,
+    logical_ids,
 };
 use serde_yaml::Value;
 use support::{
@@ -128,12 +129,32 @@ fn functions_build_the_crates_binaries_for_arm64() {
     }
 }
 
+/// Whether a function's role may open endpoint secrets (`kms:Decrypt` on
+/// the stack's key).
+fn opens_secrets(t: &Value, function: &str) -> bool {
+    let role = referenced_id(&resource(t, function)["Properties"]["Role"]).unwrap();
+    one_or_many(&resource(t, &role)["Properties"]["Policies"])
+        .into_iter()
+        .flat_map(|p| one_or_many(&p["PolicyDocument"]["Statement"]))
+        .any(|st| {
+            one_or_many(&st["Action"]).contains(&&Value::from("kms:Decrypt"))
+                && one_or_many(&st["Resource"])
+                    .into_iter()
+                    .any(|r| referenced_id(r).as_deref() == Some("SecretsKey"))
+        })
+}
+
 #[test]
 fn each_function_gets_exactly_the_environment_it_reads() {
     let t = template();
     let mut problems = Vec::new();
     for (id, dir) in FUNCTIONS {
-        let read = variables_read(dir);
+        let mut read = variables_read(dir);
+        // The backend reads the key's id when it is set: exactly for the
+        // functions whose role may open secrets (not the intake).
+        if read.contains(ENV_ENDPOINTS_TABLE) && opens_secrets(&t, id) {
+            read.insert(ENV_SECRETS_KEY_ID.to_owned());
+        }
         let set: BTreeSet<String> = environment(&t, id).into_keys().collect();
         if read != set {
             problems.push(format!(

@@ -22,5 +22,6 @@ pub mod policy;
 pub mod ports;
 pub mod recovery;
 pub mod schedule;
+pub mod sealing;
 pub mod signing;
 pub mod stats;

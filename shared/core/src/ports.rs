@@ -320,3 +320,30 @@ pub trait DeliveryQueue: Send + Sync {
     /// Makes a received message visible again after `delay` (the retry).
     async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
 }
+
+/// Why a secret could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The sealed bytes are malformed, were sealed for another context, or
+    /// under a key this sealer does not hold.
+    #[error("sealed data could not be opened (malformed, tampered with, or another key)")]
+    Invalid,
+    /// This process may not seal or open secrets (no key is configured).
+    #[error("secrets cannot be sealed or opened here: {0}")]
+    NotConfigured(&'static str),
+    /// The key service failed; the operation may be retried.
+    #[error("key service unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Encrypts secrets before they are stored and decrypts them when read, so
+/// storage (and its backups) never holds them in plaintext. `context` is
+/// bound to the ciphertext: a sealed value opens only under the same one.
+/// `Debug` must never print key material.
+#[async_trait]
+pub trait SecretSealer: Send + Sync + std::fmt::Debug {
+    /// Encrypts `plaintext` for `context`.
+    async fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError>;
+    /// Decrypts what [`Self::seal`] returned for the same `context`.
+    async fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError>;
+}

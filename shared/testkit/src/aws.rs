@@ -1,6 +1,7 @@
-//! The AWS test fixture: SDK clients pointed at DynamoDB Local and moto,
-//! whose addresses `infra/test.sh` (or `infra/emulators.sh`) exports. A
-//! missing or unreachable emulator panics: AWS tests fail, never skip.
+//! The AWS test fixture: SDK clients pointed at DynamoDB Local and moto
+//! (SQS and KMS), whose addresses `infra/test.sh` (or `infra/emulators.sh`)
+//! exports. A missing or unreachable emulator panics: AWS tests fail, never
+//! skip.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +9,14 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use courier_aws::schema::{self, QueueUrls};
-use courier_aws::{AwsBackend, CallCounter, DynamoStore, ResourceNames};
+use courier_aws::{AwsBackend, CallCounter, DynamoStore, KmsSealer, ResourceNames};
 use tokio::sync::OnceCell;
 
 use crate::queue::SqsTestQueue;
 
 /// Env var with DynamoDB Local's URL.
 pub const DYNAMODB_ENDPOINT_VAR: &str = "COURIER_TEST_DYNAMODB_ENDPOINT";
-/// Env var with moto's URL (SQS).
+/// Env var with moto's URL (SQS, and KMS: moto answers both).
 pub const SQS_ENDPOINT_VAR: &str = "COURIER_TEST_SQS_ENDPOINT";
 
 /// How long an emulator may take to answer the first call.
@@ -65,6 +66,71 @@ pub fn clients(
         aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
         aws_sdk_sqs::Client::from_conf(sqs.build()),
     )
+}
+
+/// A KMS client on moto, created in the calling test's runtime.
+pub fn kms_client() -> aws_sdk_kms::Client {
+    let kms =
+        aws_sdk_kms::config::Builder::from(&sdk_config()).endpoint_url(endpoint(SQS_ENDPOINT_VAR));
+    aws_sdk_kms::Client::from_conf(kms.build())
+}
+
+/// The id of this process's `SecretsKey` in moto, created on first use.
+static SECRETS_KEY: OnceCell<String> = OnceCell::const_new();
+
+/// The KMS key that seals endpoint secrets in this process's tests, as the
+/// template's `SecretsKey` does in a deployment. Panics when moto cannot be
+/// reached.
+pub async fn secrets_key() -> String {
+    SECRETS_KEY
+        .get_or_init(|| async {
+            let created = tokio::time::timeout(
+                REACH_TIMEOUT,
+                kms_client()
+                    .create_key()
+                    .description("courier test secrets key")
+                    .send(),
+            )
+            .await;
+            match created {
+                Ok(Ok(out)) => out
+                    .key_metadata()
+                    .map(|m| m.key_id().to_owned())
+                    .expect("CreateKey returns the key's metadata"),
+                Ok(Err(e)) => panic!(
+                    "moto (KMS) at {} failed: {} (is it running?)",
+                    endpoint(SQS_ENDPOINT_VAR),
+                    courier_aws::error_text(&e)
+                ),
+                Err(_) => panic!(
+                    "moto (KMS) at {} did not answer within {REACH_TIMEOUT:?}",
+                    endpoint(SQS_ENDPOINT_VAR)
+                ),
+            }
+        })
+        .await
+        .clone()
+}
+
+/// The KMS sealer on [`secrets_key`], as the api and delivery functions use.
+pub async fn kms_sealer() -> Arc<KmsSealer> {
+    Arc::new(KmsSealer::new(kms_client(), &secrets_key().await))
+}
+
+/// The variables that give a function binary started on the emulators the
+/// secrets key, as the template gives the api and delivery functions:
+/// `SECRETS_KEY_ID` and moto as the KMS endpoint.
+pub async fn secrets_env() -> [(String, String); 2] {
+    [
+        (
+            courier_aws::schema::ENV_SECRETS_KEY_ID.to_owned(),
+            secrets_key().await,
+        ),
+        (
+            "AWS_ENDPOINT_URL_KMS".to_owned(),
+            endpoint(SQS_ENDPOINT_VAR),
+        ),
+    ]
 }
 
 /// A name no other test process uses.
@@ -125,11 +191,11 @@ pub async fn new_queue(sqs: &aws_sdk_sqs::Client, visibility: Duration) -> Queue
     }
 }
 
-/// A store on this process's tables.
+/// A store on this process's tables, sealing secrets with KMS on moto.
 pub async fn store() -> DynamoStore {
     let (endpoints, deliveries) = tables().await;
     let (dynamodb, _) = clients(None);
-    DynamoStore::new(dynamodb, &endpoints, &deliveries)
+    DynamoStore::new(dynamodb, &endpoints, &deliveries).with_sealer(kms_sealer().await)
 }
 
 /// A queue of its own with `visibility`, and its dead-letter queue.
@@ -152,6 +218,10 @@ pub async fn backend(
         endpoints_table,
         deliveries_table,
         delivery_queue_url: urls.queue_url.clone(),
+        secrets_key_id: Some(secrets_key().await),
     };
-    (AwsBackend::from_clients(dynamodb, sqs, &names), urls)
+    (
+        AwsBackend::from_clients(dynamodb, sqs, kms_client(), &names),
+        urls,
+    )
 }

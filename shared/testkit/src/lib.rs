@@ -38,6 +38,7 @@ macro_rules! conformance_tests {
             endpoint_update_keeps_the_delivery_bookkeeping,
             re_enabling_an_endpoint_resets_its_failure_counter,
             endpoint_delete_removes_it_once,
+            rotated_secrets_are_read_back_after_an_update,
             subscribed_endpoints_match_exact_all_and_prefix_filters,
             subscribed_endpoints_exclude_disabled_deleted_and_other_tenants,
             subscribed_endpoints_follow_updates,

@@ -1,12 +1,16 @@
 //! `AwsBackend::from_env` on the emulators: reads the resource names and
-//! lets the SDK apply `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS`.
+//! lets the SDK apply `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` /
+//! `AWS_ENDPOINT_URL_KMS`; seals secrets under `SECRETS_KEY_ID`, and
+//! refuses to touch any without it (the intake's case).
 //! Alone in its test binary because it sets process environment variables.
 
 use std::time::Duration;
 
 use courier::message::{DeliveryMessage, Trigger};
 use courier::ports::{DeliveryQueue, EndpointStore};
-use courier_aws::schema::{ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE};
+use courier_aws::schema::{
+    ENV_DELIVERIES_TABLE, ENV_DELIVERY_QUEUE_URL, ENV_ENDPOINTS_TABLE, ENV_SECRETS_KEY_ID,
+};
 use courier_aws::{AwsBackend, BackendError};
 use courier_testkit::aws::{self, DYNAMODB_ENDPOINT_VAR, SQS_ENDPOINT_VAR};
 use courier_testkit::conformance::{endpoint, event, unique_tenant};
@@ -41,9 +45,20 @@ async fn from_env_uses_the_named_resources_and_endpoint_overrides() {
     set("AWS_ENDPOINT_URL_DYNAMODB", &dynamodb_url);
     set("AWS_ENDPOINT_URL_SQS", &sqs_url);
 
-    let backend = AwsBackend::from_env().await.unwrap();
+    // Without a key (the intake) no secret is written or read.
     let t = unique_tenant();
     let ep = endpoint(&t, &["*"]);
+    let keyless = AwsBackend::from_env().await.unwrap();
+    let refused = keyless.store.create_endpoint(&ep).await.unwrap_err();
+    assert!(
+        refused.to_string().contains(ENV_SECRETS_KEY_ID),
+        "{refused}"
+    );
+
+    for (var, value) in aws::secrets_env().await {
+        set(&var, &value);
+    }
+    let backend = AwsBackend::from_env().await.unwrap();
     backend.store.create_endpoint(&ep).await.unwrap();
     assert_eq!(
         backend.store.endpoint(&t, ep.id).await.unwrap(),

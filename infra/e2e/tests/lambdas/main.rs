@@ -7,6 +7,7 @@
 
 mod common;
 mod direct;
+mod log_hygiene;
 mod pipeline;
 mod retries;
 mod samples;

@@ -12,9 +12,11 @@ use courier::paging::{MAX_PAGE, decode_cursor};
 use courier::ports::{EndpointStore, OutcomeRecorded, Page, StoreError};
 use futures::future::try_join_all;
 
+use super::outcome::Stored;
+use super::sealed::{SECRETS, endpoint_from_item};
 use super::{
-    DynamoStore, Item, backoff, build, first_condition_failed, from_item, get_s, into_page, key, n,
-    query_first, s, to_item, transaction_cancelled, unavailable,
+    DynamoStore, Item, backoff, build, first_condition_failed, get_s, into_page, key, n,
+    query_first, s, transaction_cancelled, unavailable,
 };
 use crate::schema::{PARTITION_KEY, SORT_KEY};
 
@@ -62,16 +64,17 @@ pub(super) fn all_filters(ep: &Endpoint) -> BTreeSet<String> {
         .collect()
 }
 
-fn endpoint_item(ep: &Endpoint) -> Result<Item, StoreError> {
-    let mut item = to_item(ep)?;
-    item.extend(key(tenant_pk(&ep.tenant_id), endpoint_sk(ep.id)));
-    if let Some(t) = ep.last_attempt_at {
-        item.insert(LAST_ATTEMPT_MS.into(), n(millis(t)));
-    }
-    Ok(item)
-}
-
 impl DynamoStore {
+    /// The endpoint's item: its attributes, key and `lastAttemptMs`.
+    async fn endpoint_item(&self, ep: &Endpoint) -> Result<Item, StoreError> {
+        let mut item = self.endpoint_attributes(ep).await?;
+        item.extend(key(tenant_pk(&ep.tenant_id), endpoint_sk(ep.id)));
+        if let Some(t) = ep.last_attempt_at {
+            item.insert(LAST_ATTEMPT_MS.into(), n(millis(t)));
+        }
+        Ok(item)
+    }
+
     /// A query of `tenant`'s endpoint items (not its subscriptions), the
     /// listing's and the count's, with a consistent read.
     fn tenant_endpoints_query(
@@ -119,16 +122,16 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// The endpoint as stored now, read consistently.
+    /// The endpoint as stored now, read consistently, its secrets opened.
     pub(super) async fn read_endpoint(
         &self,
         tenant: &TenantId,
         id: EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        Ok(self
-            .read_for_counting(tenant, id)
-            .await?
-            .map(|stored| stored.endpoint))
+        match self.read_for_counting(tenant, id).await? {
+            Some(stored) => Ok(Some(self.opened((stored.endpoint, stored.sealed)).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The first `limit` endpoint ids after `after` in one subscription
@@ -171,7 +174,7 @@ impl EndpointStore for DynamoStore {
         let put = build(
             Put::builder()
                 .table_name(&self.endpoints_table)
-                .set_item(Some(endpoint_item(endpoint)?))
+                .set_item(Some(self.endpoint_item(endpoint).await?))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PARTITION_KEY)
                 .build(),
@@ -216,11 +219,10 @@ impl EndpointStore for DynamoStore {
             None => None,
         };
         let query = self.tenant_endpoints_query(tenant);
-        let items = query_first(query, start, limit + 1)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<Endpoint>, _>>()?;
+        let mut items = Vec::new();
+        for item in query_first(query, start, limit + 1).await? {
+            items.push(self.opened(endpoint_from_item(item)?).await?);
+        }
         Ok(into_page(items, limit, |ep| ep.id.to_string()))
     }
 
@@ -229,7 +231,7 @@ impl EndpointStore for DynamoStore {
         previous: &Endpoint,
         updated: &Endpoint,
     ) -> Result<(), StoreError> {
-        let mut attributes = to_item(updated)?;
+        let mut attributes = self.endpoint_attributes(updated).await?;
         // The delivery bookkeeping belongs to record_outcome; only a
         // re-enable resets the counter (as `Endpoint::set_enabled` did).
         attributes.remove(LAST_ATTEMPT_AT);
@@ -238,7 +240,10 @@ impl EndpointStore for DynamoStore {
             attributes.remove(super::outcome::CIRCUIT);
             attributes.remove(super::outcome::PROBE_LEASE);
         }
-        let mut names = HashMap::from([("#rev".to_owned(), "revision".to_owned())]);
+        let mut names = HashMap::from([
+            ("#rev".to_owned(), "revision".to_owned()),
+            ("#plain".to_owned(), SECRETS.to_owned()),
+        ]);
         let mut values = HashMap::from([(":prev".to_owned(), n(previous.revision))]);
         let mut sets = Vec::with_capacity(attributes.len());
         for (i, (name, value)) in attributes.into_iter().enumerate() {
@@ -253,7 +258,8 @@ impl EndpointStore for DynamoStore {
                     tenant_pk(&previous.tenant_id),
                     endpoint_sk(previous.id),
                 )))
-                .update_expression(format!("SET {}", sets.join(", ")))
+                // Plaintext secrets of an earlier release go with this write.
+                .update_expression(format!("SET {} REMOVE #plain", sets.join(", ")))
                 .condition_expression("#rev = :prev")
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
@@ -280,7 +286,9 @@ impl EndpointStore for DynamoStore {
             if round > 0 {
                 backoff(round).await;
             }
-            let Some(ep) = self.read_endpoint(tenant, id).await? else {
+            // Its secrets stay sealed: a delete needs only revision and filters.
+            let Some(Stored { endpoint: ep, .. }) = self.read_for_counting(tenant, id).await?
+            else {
                 return Ok(false);
             };
             // Conditional on the revision read, so the subscription items

@@ -8,12 +8,15 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | endpoint | `TENANT#{tenant}` | `EP#{ep_id}` | the `Endpoint` in camelCase (secrets included; DynamoDB encrypts at rest), `lastAttemptMs` (number, for the max of `lastAttemptAt`) |
+//! | endpoint | `TENANT#{tenant}` | `EP#{ep_id}` | the `Endpoint` in camelCase without `secrets`; `sealedSecrets` (binary: the secrets list sealed by the store's [`SecretSealer`], KMS envelope encryption in production), `lastAttemptMs` (number, for the max of `lastAttemptAt`) |
 //! | subscription | `SUB#{tenant}#{filter}` | `EP#{ep_id}` | none; exists iff the endpoint is enabled and has that filter as written (`*`, `booking.*`, `booking.created`) |
 //! | event type | `EVENTTYPE` | `{name}` | the `EventType` in camelCase |
 //!
 //! An endpoint and its subscription items change together in one
-//! `TransactWriteItems` (at most 32 filters, so at most 65 items).
+//! `TransactWriteItems` (at most 32 filters, so at most 65 items). An item
+//! of an earlier release with plaintext `secrets` (and no `sealedSecrets`)
+//! is still read, and is written sealed, `secrets` removed, by its next
+//! full write (`update_endpoint`).
 //!
 //! **Deliveries table** (`DELIVERIES_TABLE`, TTL on `expiresAt` in unix
 //! seconds; reads ignore items whose `expiresAt` has passed, since TTL
@@ -38,9 +41,11 @@ mod event_types;
 mod events;
 mod log;
 mod outcome;
+mod sealed;
 mod stats;
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -49,7 +54,8 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use courier::paging::encode_cursor;
-use courier::ports::{Page, StoreError};
+use courier::ports::{Page, SecretSealer, StoreError};
+use courier::sealing::LocalSealer;
 use time::OffsetDateTime;
 
 use crate::error_text;
@@ -64,17 +70,28 @@ pub struct DynamoStore {
     client: Client,
     endpoints_table: String,
     deliveries_table: String,
+    sealer: Arc<dyn SecretSealer>,
 }
 
 impl DynamoStore {
     /// A store on the two tables (created by [`crate::schema::create_table`]
-    /// or the SAM template).
+    /// or the SAM template) sealing secrets with a key of this process
+    /// only, shared by its stores, for tools and tests that read what they
+    /// wrote; deployments pass the KMS sealer with [`Self::with_sealer`]
+    /// ([`crate::AwsBackend`]).
     pub fn new(client: Client, endpoints_table: &str, deliveries_table: &str) -> Self {
         Self {
             client,
             endpoints_table: endpoints_table.to_owned(),
             deliveries_table: deliveries_table.to_owned(),
+            sealer: process_sealer(),
         }
+    }
+
+    /// The same store sealing and opening endpoint secrets with `sealer`.
+    pub fn with_sealer(mut self, sealer: Arc<dyn SecretSealer>) -> Self {
+        self.sealer = sealer;
+        self
     }
 
     /// The client, for tooling that needs the same connection settings.
@@ -94,6 +111,15 @@ impl DynamoStore {
             .await
             .map(|_| ())
     }
+}
+
+/// The sealer of stores built without one: one key per process, so every
+/// store of a benchmark or a test reads the endpoints another one wrote.
+fn process_sealer() -> Arc<dyn SecretSealer> {
+    static SEALER: OnceLock<Arc<LocalSealer>> = OnceLock::new();
+    SEALER
+        .get_or_init(|| Arc::new(LocalSealer::generate()))
+        .clone()
 }
 
 /// Every item `query` selects, page after page.

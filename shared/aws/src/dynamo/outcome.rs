@@ -23,8 +23,9 @@ use super::endpoints::{
     CONSECUTIVE_FAILURES, LAST_ATTEMPT_AT, LAST_ATTEMPT_MS, MAX_TRIES, all_filters, endpoint_sk,
     millis, tenant_pk,
 };
+use super::sealed::endpoint_from_item;
 use super::{
-    DynamoStore, backoff, build, condition_failed, from_item, get_n, get_s, key, n, s, to_item,
+    DynamoStore, backoff, build, condition_failed, get_n, get_s, key, n, s, to_item,
     transaction_cancelled, unavailable,
 };
 use crate::schema::PARTITION_KEY;
@@ -44,10 +45,13 @@ const COUNT_TRIES: usize = 16;
 pub(super) type Pending<'a> =
     dyn Fn(Option<&str>) -> Option<(Vec<Observed>, Option<String>)> + Sync + 'a;
 
-/// The endpoint as counting reads it: the item, what was counted into it
-/// (`countedSeq`), and its health version.
+/// The endpoint as counting reads it: the item (secrets not opened:
+/// counting needs none), what was counted into it (`countedSeq`), and its
+/// health version.
 pub(super) struct Stored {
     pub endpoint: Endpoint,
+    /// The sealed secrets (see `endpoint_from_item`).
+    pub sealed: Option<Vec<u8>>,
     pub counted_seq: Option<String>,
     version: Option<u64>,
 }
@@ -74,8 +78,10 @@ impl DynamoStore {
         };
         let counted_seq = get_s(&item, COUNTED_SEQ).map(str::to_owned);
         let version = get_n(&item, HEALTH_VERSION);
+        let (endpoint, sealed) = endpoint_from_item(item)?;
         Ok(Some(Stored {
-            endpoint: from_item(item)?,
+            endpoint,
+            sealed,
             counted_seq,
             version,
         }))

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
+pub mod iam;
+pub mod stack;
+
 /// The repository's root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

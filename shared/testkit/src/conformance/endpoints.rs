@@ -214,3 +214,33 @@ pub async fn endpoint_delete_removes_it_once(store: &dyn Store) {
         .unwrap();
     assert_eq!(subscribed, [kept.id]);
 }
+
+/// A rotation written by an update keeps both secrets, in order and with
+/// the old one's expiry, on every read path; the store keeps them sealed.
+pub async fn rotated_secrets_are_read_back_after_an_update(store: &dyn Store) {
+    let tenant = unique_tenant();
+    let ep = endpoint(&tenant, &["*"]);
+    store.create_endpoint(&ep).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let mut rotated = ep.clone();
+    rotated.rotate_secret(Secret::generate(), Duration::hours(2), now);
+    rotated.revision += 1;
+    store.update_endpoint(&ep, &rotated).await.unwrap();
+
+    let read = store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
+    assert_eq!(read.secrets, rotated.secrets);
+    assert_eq!(read.signing_secrets(now).len(), 2);
+    assert_eq!(read.secrets[1].secret, *ep.current_secret());
+    let listed = store.list_endpoints(&tenant, 10, None).await.unwrap();
+    assert_eq!(listed.items[0].secrets, rotated.secrets);
+    // A settings change with the secrets untouched leaves them as they are.
+    let mut renamed = read.clone();
+    renamed.description = "renamed".into();
+    renamed.revision += 1;
+    store.update_endpoint(&read, &renamed).await.unwrap();
+    let again = store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
+    assert_eq!(
+        (again.description.as_str(), &again.secrets),
+        ("renamed", &rotated.secrets)
+    );
+}

@@ -11,19 +11,22 @@ use crate::event_type::EventTypeName;
 use crate::ids::{EndpointId, TenantId};
 use crate::paging::{decode_cursor, encode_cursor};
 use crate::ports::*;
+use crate::sealing::seal_secrets;
 
 use super::{EmbeddedStore, State, page_size};
 
 #[async_trait]
 impl EndpointStore for EmbeddedStore {
     async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        // Sealed before the lock is taken: sealing may await.
+        let sealed = seal_secrets(&*self.sealer, endpoint).await?;
         let mut s = self.lock();
         let key = (endpoint.tenant_id.clone(), endpoint.id);
         if s.endpoints.contains_key(&key) {
             return Err(StoreError::AlreadyExists);
         }
         s.index(endpoint);
-        s.endpoints.insert(key, endpoint.clone());
+        s.keep(endpoint.clone(), sealed);
         Ok(())
     }
 
@@ -32,7 +35,11 @@ impl EndpointStore for EmbeddedStore {
         tenant: &TenantId,
         id: EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        Ok(self.lock().endpoints.get(&(tenant.clone(), id)).cloned())
+        let stored = self.lock().stored(&(tenant.clone(), id));
+        match stored {
+            Some(stored) => Ok(Some(self.opened(stored).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list_endpoints(
@@ -46,21 +53,26 @@ impl EndpointStore for EmbeddedStore {
             Some(k) => Some(k.parse().map_err(|_| StoreError::InvalidCursor)?),
             None => None,
         };
-        let s = self.lock();
         let limit = page_size(limit);
-        let mut items: Vec<Endpoint> = s
-            .endpoints
-            .range(
-                (
-                    tenant.clone(),
-                    after.unwrap_or(EndpointId::from_ulid(ulid::Ulid::nil())),
-                )..,
-            )
-            .take_while(|((t, _), _)| t == tenant)
-            .filter(|((_, id), _)| after.is_none_or(|a| *id > a))
-            .take(limit + 1)
-            .map(|(_, ep)| ep.clone())
-            .collect();
+        let stored: Vec<(Endpoint, Vec<u8>)> = {
+            let s = self.lock();
+            s.endpoints
+                .range(
+                    (
+                        tenant.clone(),
+                        after.unwrap_or(EndpointId::from_ulid(ulid::Ulid::nil())),
+                    )..,
+                )
+                .take_while(|((t, _), _)| t == tenant)
+                .filter(|((_, id), _)| after.is_none_or(|a| *id > a))
+                .take(limit + 1)
+                .filter_map(|(key, _)| s.stored(key))
+                .collect()
+        };
+        let mut items = Vec::with_capacity(stored.len());
+        for ep in stored {
+            items.push(self.opened(ep).await?);
+        }
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|ep| encode_cursor(&ep.id.to_string()))
@@ -75,6 +87,7 @@ impl EndpointStore for EmbeddedStore {
         previous: &Endpoint,
         updated: &Endpoint,
     ) -> Result<(), StoreError> {
+        let sealed = seal_secrets(&*self.sealer, updated).await?;
         let mut s = self.lock();
         let key = (previous.tenant_id.clone(), previous.id);
         let current = match s.endpoints.get(&key) {
@@ -94,12 +107,13 @@ impl EndpointStore for EmbeddedStore {
             stored.circuit = current.circuit.clone();
             stored.probe_lease_until = current.probe_lease_until;
         }
-        s.endpoints.insert(key, stored);
+        s.keep(stored, sealed);
         Ok(())
     }
 
     async fn delete_endpoint(&self, tenant: &TenantId, id: EndpointId) -> Result<bool, StoreError> {
         let mut s = self.lock();
+        s.sealed_secrets.remove(&(tenant.clone(), id));
         match s.endpoints.remove(&(tenant.clone(), id)) {
             Some(ep) => {
                 s.unindex(&ep);

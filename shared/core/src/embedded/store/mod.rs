@@ -1,5 +1,7 @@
 //! All storage ports in one in-memory structure behind a mutex; one file
-//! per port.
+//! per port. Endpoints are kept without their secrets, which are kept
+//! sealed beside them (through the same [`SecretSealer`] port as DynamoDB,
+//! with a local key), so the conformance suite covers sealing on both.
 
 mod credentials;
 mod endpoints;
@@ -9,7 +11,7 @@ mod log;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::{Date, OffsetDateTime};
 
@@ -19,11 +21,16 @@ use crate::event::Event;
 use crate::event_type::{EventType, EventTypeName};
 use crate::ids::{DeliveryId, EndpointId, EventId, TenantId};
 use crate::paging::MAX_PAGE;
+use crate::ports::{SecretSealer, StoreError};
+use crate::sealing::{LocalSealer, open_secrets};
 use crate::stats::StatsDelta;
 
 #[derive(Default)]
 struct State {
+    /// Endpoints with an empty `secrets` list: see `sealed_secrets`.
     endpoints: BTreeMap<(TenantId, EndpointId), Endpoint>,
+    /// Each endpoint's secrets, sealed.
+    sealed_secrets: BTreeMap<(TenantId, EndpointId), Vec<u8>>,
     /// (tenant, filter as written) → enabled endpoints with that filter.
     subscriptions: BTreeMap<(TenantId, String), BTreeSet<EndpointId>>,
     events: HashMap<(TenantId, EventId), StoredEventRow>,
@@ -44,6 +51,20 @@ struct StoredEventRow {
 }
 
 impl State {
+    /// An endpoint as kept (no secrets) and its sealed secrets.
+    fn stored(&self, key: &(TenantId, EndpointId)) -> Option<(Endpoint, Vec<u8>)> {
+        let ep = self.endpoints.get(key)?.clone();
+        Some((ep, self.sealed_secrets.get(key)?.clone()))
+    }
+
+    /// Keeps `ep` without its secrets, and `sealed` beside it.
+    fn keep(&mut self, mut ep: Endpoint, sealed: Vec<u8>) {
+        let key = (ep.tenant_id.clone(), ep.id);
+        ep.secrets.clear();
+        self.endpoints.insert(key.clone(), ep);
+        self.sealed_secrets.insert(key, sealed);
+    }
+
     fn index(&mut self, ep: &Endpoint) {
         if !ep.enabled {
             return;
@@ -69,15 +90,36 @@ impl State {
 }
 
 /// The embedded store: every storage port, in memory.
-#[derive(Default)]
 pub struct EmbeddedStore {
     state: Mutex<State>,
+    sealer: Arc<dyn SecretSealer>,
+}
+
+impl Default for EmbeddedStore {
+    fn default() -> Self {
+        // A key per process is enough: nothing here outlives the process.
+        Self::with_sealer(Arc::new(LocalSealer::generate()))
+    }
 }
 
 impl EmbeddedStore {
-    /// An empty store.
+    /// An empty store sealing secrets with a fresh local key.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store sealing secrets with `sealer`.
+    pub fn with_sealer(sealer: Arc<dyn SecretSealer>) -> Self {
+        Self {
+            state: Mutex::default(),
+            sealer,
+        }
+    }
+
+    /// The endpoint as read from the state, its secrets opened.
+    async fn opened(&self, (mut ep, sealed): (Endpoint, Vec<u8>)) -> Result<Endpoint, StoreError> {
+        ep.secrets = open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed).await?;
+        Ok(ep)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
