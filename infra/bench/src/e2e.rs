@@ -81,7 +81,7 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()?;
-    wait_until_ready(&client, &base, &mut server).await?;
+    wait_until_ready(&client, &base, TOKEN, &mut server).await?;
 
     let created = client
         .post(format!("{base}/v1/tenants/{TENANT}/endpoints"))
@@ -94,7 +94,7 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
     }
 
     for i in 0..WARM_UP {
-        publish(&client, &base, &format!("warm-{i}"), i).await?;
+        publish(&client, &base, (TOKEN, TENANT), &format!("warm-{i}"), i).await?;
     }
     wait_for_count(&sink, WARM_UP as u64, Duration::from_secs(30)).await?;
 
@@ -282,11 +282,18 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
     })
 }
 
-async fn publish(client: &reqwest::Client, base: &str, id: &str, i: usize) -> BenchResult<()> {
+/// Publishes booking event `i` as `id` for `tenant`; an error unless 202.
+pub(crate) async fn publish(
+    client: &reqwest::Client,
+    base: &str,
+    (token, tenant): (&str, &str),
+    id: &str,
+    i: usize,
+) -> BenchResult<()> {
     let body = json!({"id": id, "type": EVENT_TYPE, "data": serde_json::value::RawValue::from_string(payload::booking(i))?});
     let r = client
-        .post(format!("{base}/v1/tenants/{TENANT}/events"))
-        .bearer_auth(TOKEN)
+        .post(format!("{base}/v1/tenants/{tenant}/events"))
+        .bearer_auth(token)
         .json(&body)
         .send()
         .await?;
@@ -296,9 +303,11 @@ async fn publish(client: &reqwest::Client, base: &str, id: &str, i: usize) -> Be
     Ok(())
 }
 
-async fn wait_until_ready(
+/// Waits until the server at `base` answers an authorised read.
+pub(crate) async fn wait_until_ready(
     client: &reqwest::Client,
     base: &str,
+    token: &str,
     server: &mut ChildGuard,
 ) -> BenchResult<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -310,7 +319,7 @@ async fn wait_until_ready(
         }
         let ready = client
             .get(format!("{base}/v1/event-types"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(token)
             .send()
             .await
             .is_ok_and(|r| r.status().is_success());

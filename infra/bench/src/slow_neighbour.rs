@@ -19,7 +19,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::payload::{self, EVENT_TYPE};
+use crate::e2e::publish;
+use crate::payload::EVENT_TYPE;
 use crate::process::{ChildGuard, free_port};
 use crate::report::{Latencies, Table, fmt_ms, ms};
 use crate::server::Background;
@@ -140,12 +141,12 @@ async fn one_run(opts: &Options, with_slow: bool) -> BenchResult<Run> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    let server = ChildGuard::spawn(command)?;
+    let mut server = ChildGuard::spawn(command)?;
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()?;
-    ready(&client, &base).await?;
+    crate::e2e::wait_until_ready(&client, &base, TOKEN, &mut server).await?;
     let slow_url = format!("http://{}/webhook", slow.addr());
     for (tenant, url) in [(HEALTHY, sink.url()), (SLOW, slow_url)] {
         let r = client
@@ -160,7 +161,7 @@ async fn one_run(opts: &Options, with_slow: bool) -> BenchResult<Run> {
     }
     // Warm the server and A's connection.
     for i in 0..20 {
-        publish(&client, &base, HEALTHY, &format!("warm-{i}"), i).await?;
+        publish(&client, &base, (TOKEN, HEALTHY), &format!("warm-{i}"), i).await?;
     }
     wait_for(&sink, 20, Duration::from_secs(30)).await;
 
@@ -171,10 +172,10 @@ async fn one_run(opts: &Options, with_slow: bool) -> BenchResult<Run> {
         tokio::time::sleep_until(start + period * i as u32).await;
         let id = format!("a-{i:04}");
         sent.insert(id.clone(), Instant::now());
-        publish(&client, &base, HEALTHY, &id, i).await?;
+        publish(&client, &base, (TOKEN, HEALTHY), &id, i).await?;
         if with_slow {
             tokio::time::sleep_until(start + period * i as u32 + period / 2).await;
-            publish(&client, &base, SLOW, &format!("b-{i:04}"), i).await?;
+            publish(&client, &base, (TOKEN, SLOW), &format!("b-{i:04}"), i).await?;
         }
     }
     wait_for(&sink, (20 + EVENTS) as u64, Duration::from_secs(60)).await;
@@ -197,43 +198,6 @@ async fn one_run(opts: &Options, with_slow: bool) -> BenchResult<Run> {
         missing,
         slow_requests: slow_requests.load(Ordering::SeqCst),
     })
-}
-
-async fn publish(
-    client: &reqwest::Client,
-    base: &str,
-    tenant: &str,
-    id: &str,
-    i: usize,
-) -> BenchResult<()> {
-    let body = json!({"id": id, "type": EVENT_TYPE, "data": serde_json::value::RawValue::from_string(payload::booking(i))?});
-    let r = client
-        .post(format!("{base}/v1/tenants/{tenant}/events"))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await?;
-    if r.status().as_u16() != 202 {
-        return Err(format!("publishing {id} answered {}", r.status()).into());
-    }
-    Ok(())
-}
-
-async fn ready(client: &reqwest::Client, base: &str) -> BenchResult<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let up = client
-            .get(format!("{base}/v1/event-types"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err("courier-local did not answer within 30 s".into())
 }
 
 /// Waits until `n` requests arrived, or `timeout` (the missing are counted).
