@@ -86,7 +86,12 @@ pub async fn create_api_key(
     TenantPath(tenant): TenantPath,
     Json(body): Json<CreateApiKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = body.name.trim().to_owned();
+    // ASCII whitespace only, as the document's pattern states it: Unicode
+    // spaces differ between regex dialects, ASCII ones do not.
+    let name = body
+        .name
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .to_owned();
     let len = name.chars().count();
     if len == 0 || len > MAX_API_KEY_NAME {
         return Err(ApiError::validation(

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::ApiState;
 use crate::json::Json;
+use crate::model::schema::has_url_form;
 use crate::model::{
     CreateEndpoint, CreatedEndpoint, EndpointList, EndpointView, UpdateEndpoint, check_description,
 };
@@ -49,6 +50,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         (status = 201, description = "Created; `location` names the new endpoint", body = CreatedEndpoint),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
+        (status = 409, response = crate::openapi::EndpointRefused),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
@@ -65,13 +67,12 @@ pub async fn create_endpoint(
     // Counted, then created: two creates racing at the limit may both pass,
     // which is harmless, since fan-out cost per endpoint is bounded anyway.
     let max = state.settings.max_endpoints_per_tenant;
+    // 409: the tenant's state refuses it, and deleting an endpoint lets
+    // the same request succeed.
     if state.store.endpoint_count(&tenant).await? >= max {
-        return Err(ApiError::validation(
-            "tenantId",
-            format!(
-                "tenant '{tenant}' already has {max} endpoints, the most this deployment allows (MAX_ENDPOINTS_PER_TENANT); delete one first"
-            ),
-        ));
+        return Err(ApiError::Conflict(format!(
+            "tenant '{tenant}' already has {max} endpoints, the most this deployment allows (MAX_ENDPOINTS_PER_TENANT); delete one first"
+        )));
     }
     let mut endpoint = Endpoint::new(tenant, url, event_types, OffsetDateTime::now_utc());
     if let Some(description) = body.description {
@@ -291,14 +292,29 @@ pub(crate) async fn modify(
     ))
 }
 
+/// Checks an endpoint URL: valid, and, where private targets are refused
+/// (every deployment), a host name of the form the document's pattern
+/// states, so a URL the document calls invalid is refused too. A public IP
+/// address literal is accepted as well; the pattern does not state it, as
+/// it cannot tell a public address from a private one.
 fn check_url(raw: &str, state: &ApiState) -> Result<String, ApiError> {
-    validate_endpoint_url(raw, state.settings.allow_private_targets)
-        .map(String::from)
-        .map_err(|e| ApiError::validation("url", e.0))
+    let allow_private = state.settings.allow_private_targets;
+    let url =
+        validate_endpoint_url(raw, allow_private).map_err(|e| ApiError::validation("url", e.0))?;
+    if !allow_private && url.domain().is_some() && !has_url_form(raw) {
+        return Err(ApiError::validation(
+            "url",
+            format!(
+                "'{raw}' is not of the accepted form: https:// and a host name of dot-separated letters, digits and inner '-' (the last label starting with a letter), an optional port, then a path, query and fragment of URL characters"
+            ),
+        ));
+    }
+    Ok(url.into())
 }
 
 /// Parses event-type filters: 1 to 32 of `*`, a prefix wildcard, or an exact
-/// name that is in the catalogue (wildcards may match types added later).
+/// name that is in the catalogue (wildcards may match types added later;
+/// an exact name that is not is 409).
 /// Duplicates are dropped, keeping the first.
 async fn check_event_types(
     store: &dyn Store,
@@ -324,8 +340,10 @@ async fn check_event_types(
         if let Some(name) = filter.exact_name()
             && store.event_type(name).await?.is_none()
         {
-            return Err(invalid(format!(
-                "event type '{name}' is not in the catalogue; add it with POST /v1/event-types or use a wildcard"
+            // 409, not 422: the request is well formed and succeeds once
+            // the catalogue holds the type; the catalogue's state decides.
+            return Err(ApiError::Conflict(format!(
+                "eventTypes: event type '{name}' is not in the catalogue; add it with POST /v1/event-types or use a wildcard"
             )));
         }
         if !filters.contains(&filter) {

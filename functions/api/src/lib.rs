@@ -21,6 +21,7 @@ pub mod api_keys;
 pub mod deliveries;
 pub mod endpoints;
 pub mod event_types;
+pub mod events;
 pub mod model;
 pub mod openapi;
 pub mod portal;

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod deliveries;
+pub mod schema;
 pub mod stats;
 
 use courier::circuit::CircuitState;
@@ -87,15 +88,25 @@ impl From<DisabledReason> for DisabledReasonDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateEndpoint {
-    /// Where deliveries are POSTed: `https`, publicly reachable.
-    #[schema(example = "https://example.com/webhooks")]
+    /// Where deliveries are POSTed: `https` to a host name, at most 2048
+    /// characters of the pattern's form, or to a public IP address; a
+    /// public host (private, loopback, link-local and internal names such
+    /// as `*.internal` are refused with 422).
+    #[schema(
+        example = "https://example.com/webhooks",
+        max_length = 2048,
+        pattern = r"^https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?(#[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+    )]
     pub url: String,
     /// 1 to 32 filters: an event type from the catalogue, `*` for all, or a
-    /// prefix wildcard such as `booking.*`.
-    #[schema(example = json!(["booking.*"]))]
+    /// prefix wildcard such as `booking.*`; duplicates are dropped. An exact
+    /// name that is not in the catalogue is 409: the request is well formed
+    /// and succeeds once the type is added (`POST /v1/event-types`).
+    #[schema(schema_with = schema::required_filters)]
     pub event_types: Vec<String>,
     /// Free text for the endpoint's owner, at most 1024 characters.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
     /// Body format; `default` unless given.
     #[serde(default)]
@@ -107,14 +118,20 @@ pub struct CreateEndpoint {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateEndpoint {
-    /// New target URL.
+    /// New target URL, as on create.
     #[serde(default)]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?(#[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+    )]
     pub url: Option<String>,
-    /// New event-type filters (replaces the list).
+    /// New event-type filters, as on create (replaces the list).
     #[serde(default)]
+    #[schema(schema_with = schema::optional_filters)]
     pub event_types: Option<Vec<String>>,
-    /// New description.
+    /// New description, at most 1024 characters.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
     /// `false` disables (reason `manual`); `true` re-enables, resetting
     /// `consecutiveFailures` and clearing `disabledReason`.
@@ -242,13 +259,17 @@ pub struct SecretView {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateSecret {
-    /// The new secret (`whsec_` + base64 of 24 to 64 bytes); generated when
-    /// absent.
+    /// The new secret (`whsec_` + padded base64 of 24 to 64 bytes), other
+    /// than the current one (422); generated when absent.
     #[serde(default)]
+    #[schema(
+        max_length = 94,
+        pattern = r"^whsec_(((([A-Za-z0-9+/]{4}){8,20})([A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?)|(([A-Za-z0-9+/]{4}){21}([A-Za-z0-9+/][AQgw]==)?))$"
+    )]
     pub secret: Option<String>,
     /// How long the old secret keeps signing: 0 to 604800 seconds (7 days),
-    /// default 86400.
-    #[serde(default)]
+    /// default 86400. A whole number, which may be written `86400.0`.
+    #[serde(default, deserialize_with = "schema::whole_number")]
     #[schema(minimum = 0, maximum = 604800, default = 86400)]
     pub grace_period_seconds: Option<u64>,
 }
@@ -283,10 +304,15 @@ impl From<&EventType> for EventTypeView {
 pub struct CreateEventType {
     /// Dot-separated words of letters, digits, `_` and `-`, at most 128
     /// characters, e.g. `booking.created`.
-    #[schema(example = "booking.created")]
+    #[schema(
+        example = "booking.created",
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )]
     pub name: String,
     /// What the event means, at most 1024 characters.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
 }
 

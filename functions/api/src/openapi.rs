@@ -17,6 +17,7 @@ use crate::model::access::{
     CredentialView, PortalSessionCreated,
 };
 
+use crate::events::{EventPublished, PublishEvent};
 use crate::model::deliveries::{
     AttemptStatusDto, DeliveriesRecovered, DeliveryDetail, DeliveryList, DeliveryQueued,
     DeliverySummary, ErrorClassDto, RecoverDeliveries, SendTestEvent, TriggerDto,
@@ -57,10 +58,14 @@ problem_responses! {
     Unauthorized => "Missing, unknown, revoked or expired bearer credential.",
     Forbidden => "The credential may not call this route: another tenant's path, a write with a read-only portal session, or a route only the admin token may call.",
     NotFound => "No such resource; an endpoint of another tenant is not found either.",
-    Conflict => "The resource already exists, or kept changing while the request was applied.",
+    Conflict => "The current state refuses the request, and the same request succeeds once it changes: the resource already exists, it kept changing while the request was applied, `eventTypes` names an exact event type that is not in the catalogue (add it with `POST /v1/event-types`), or a rotation's `secret` is already the current one.",
+    EndpointRefused => "The state refuses the endpoint, and the same request succeeds once it changes: an exact event type of `eventTypes` is not in the catalogue (add it with `POST /v1/event-types`), or the tenant has `MAX_ENDPOINTS_PER_TENANT` endpoints already (delete one).",
     ResendNotFound => "No such endpoint or delivery, or the delivery's event has expired and can no longer be resent.",
     EndpointDisabled => "The endpoint is disabled, so the delivery would be skipped; re-enable it first (a test event still reaches it).",
     PayloadTooLarge => "The body is larger than 256 KiB.",
+    NotInCatalogue => "The event's `type` is not in the catalogue; add it with `POST /v1/event-types` and publish again.",
+    EventTooLarge => "The event, once wrapped in its envelope, is larger than `MAX_PAYLOAD_BYTES` (256 KiB by default).",
+    PublishUnavailable => "The event could not be stored, or was stored but not yet queued for every endpoint; when the problem names an `eventId`, publish again with that `id` to complete it.",
     UnsupportedMediaType => "The body is not sent as `application/json`.",
     ValidationFailed => "A field or parameter is invalid; `field` names it. Unknown fields are refused too.",
     Unavailable => "A backing service is temporarily unavailable; retry shortly.",
@@ -159,12 +164,12 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
     }
 }
 
-/// The document's definition: every route of the admin API.
+/// The document's definition: every route of the admin API, and intake's.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Courier admin API",
-        description = "Endpoints, their signing secrets, delivery logs, resends, test events, recovery and statistics, the event-type catalogue, tenant API keys and portal sessions of Courier, a multi-tenant webhook delivery service. The admin token may call every route; a tenant API key or portal token the routes of its own tenant and reading the catalogue. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422."
+        description = "Endpoints, their signing secrets, delivery logs, resends, test events, recovery and statistics, the event-type catalogue, tenant API keys and portal sessions of Courier, a multi-tenant webhook delivery service, and the intake route that publishes events (served by the intake function). The admin token may call every route; a tenant API key or portal token the routes of its own tenant and reading the catalogue. Errors are RFC 9457 problems (`application/problem+json`). Request bodies are JSON of at most 256 KiB; unknown fields are refused with 422. 422 means the request itself is wrong and will never succeed as sent; 409 means the current state refuses it (an event type not yet in the catalogue, a disabled endpoint, a tenant at its endpoint limit) and the same request succeeds once that state changes. Integer fields take any JSON number with no fractional part (`3600` or `3600.0`), as JSON Schema defines `integer`."
     ),
     paths(
         crate::event_types::list_event_types,
@@ -188,6 +193,7 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
         crate::api_keys::revoke_api_key,
         crate::portal_sessions::create_portal_session,
         crate::portal_sessions::credential,
+        crate::events::publish_event,
     ),
     components(
         schemas(
@@ -196,16 +202,17 @@ fn secure(path: &str, method: &Method, operation: &mut Operation) {
             CreateEventType, EventTypeList, DeliverySummary, DeliveryDetail, DeliveryList,
             DeliveryQueued, SendTestEvent, RecoverDeliveries, DeliveriesRecovered, TriggerDto, AttemptStatusDto, ErrorClassDto, EndpointStats, DayStats, StatsTotals, FailureCounts,
             CreateApiKey, ApiKeyView, CreatedApiKey, ApiKeyList, CreatePortalSession,
-            PortalSessionCreated, CredentialKind, CredentialView,
+            PortalSessionCreated, CredentialKind, CredentialView, PublishEvent, EventPublished,
         ),
         responses(
-            BadRequest, Unauthorized, Forbidden, NotFound, ResendNotFound, Conflict, EndpointDisabled, PayloadTooLarge,
+            BadRequest, Unauthorized, Forbidden, NotFound, ResendNotFound, Conflict, EndpointRefused, EndpointDisabled, PayloadTooLarge, NotInCatalogue, EventTooLarge, PublishUnavailable,
             UnsupportedMediaType, ValidationFailed, Unavailable,
         ),
     ),
     modifiers(&BearerAuth),
     security(("adminToken" = [])),
     tags(
+        (name = "events", description = "Publishing events to a tenant's endpoints (the intake route)"),
         (name = "event-types", description = "The catalogue of event types endpoints subscribe to"),
         (name = "endpoints", description = "A tenant's webhook endpoints"),
         (name = "secrets", description = "An endpoint's signing secret"),

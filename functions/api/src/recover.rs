@@ -13,10 +13,13 @@
 //! log entry may outlive it a little) can no longer be sent: it is counted
 //! in the answer's `expired` and the others go ahead.
 //!
-//! Refusals: a window that does not start within the log's retention, or
-//! ends before it starts, is 422 naming the field; a disabled endpoint is
-//! 409, as for a resend, since the deliveries would only be logged
-//! `skipped` (re-enable it first); an unknown endpoint is 404.
+//! A `since` older than the log's retention is read as the start of the
+//! retention (nothing older is logged), and an empty window (`until` at or
+//! before `since`, or `since` in the future) recovers nothing: 202 with
+//! `deliveries: 0`. Refusals: a time that is not RFC 3339 is 422 naming the
+//! field; a disabled endpoint is 409, as for a resend, since the deliveries
+//! would only be logged `skipped` (re-enable it first); an unknown endpoint
+//! is 404.
 //!
 //! Cost: the log is read from `since` to now (later attempts decide whether
 //! an event of the window still needs sending), one query per 100 entries
@@ -50,7 +53,6 @@ use crate::json::Json;
 use crate::model::deliveries::{DeliveriesRecovered, RecoverDeliveries};
 use crate::params::{EndpointPath, body_time};
 use crate::problem::ApiError;
-use crate::resend::describe;
 
 /// Log entries one recover may read (from `since` to now): 100 queries
 /// and at worst as many event reads as entries, 16 at a time, which at
@@ -77,7 +79,7 @@ pub(crate) fn routes() -> Router<ApiState> {
     path = "/v1/tenants/{tenantId}/endpoints/{endpointId}/recover",
     tag = "deliveries",
     params(EndpointPath),
-    request_body(content = RecoverDeliveries, description = "The window: `since` within the log's retention, `until` (now when absent) after it"),
+    request_body(content = RecoverDeliveries, description = "The window `[since, until)`, `until` now when absent; `since` is clamped to the log's retention and an empty window recovers nothing"),
     responses(
         (status = 202, description = "Queued: one new delivery (trigger `recover`) per event whose latest attempt failed for good or was skipped; expired events are counted apart", body = DeliveriesRecovered),
         (status = 400, response = crate::openapi::BadRequest),
@@ -96,9 +98,15 @@ pub async fn recover_deliveries(
     Json(body): Json<RecoverDeliveries>,
 ) -> Result<(StatusCode, axum::Json<DeliveriesRecovered>), ApiError> {
     let now = OffsetDateTime::now_utc();
-    let (since, until) = window(&body, now, &state)?;
+    let window = window(&body, now, &state)?;
     let endpoint = load(&state, &path).await?;
     ensure_enabled(&endpoint, "recovered deliveries")?;
+    let Some((since, until)) = window else {
+        return Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(DeliveriesRecovered::default()),
+        ));
+    };
     let max_attempts = state.settings.retry_schedule.max_attempts();
     let mut recovery = Recovery::new(since, until, now, max_attempts);
     let entries = read_log(
@@ -142,47 +150,25 @@ pub async fn recover_deliveries(
     ))
 }
 
-/// The window asked for, checked: `since` within the retention, `until`
-/// (now when absent) after it.
+/// The window asked for, `[since, until)` with `until` now when absent,
+/// clamped to the log's retention: attempts older than that are no longer
+/// logged, so an older `since` recovers exactly what the clamped one does.
+/// None when the window is empty (nothing to recover), which is not an
+/// error: the request is well formed, it just selects nothing.
 fn window(
     body: &RecoverDeliveries,
     now: OffsetDateTime,
     state: &ApiState,
-) -> Result<(OffsetDateTime, OffsetDateTime), ApiError> {
+) -> Result<Option<(OffsetDateTime, OffsetDateTime)>, ApiError> {
     let since = body_time("since", &body.since)?;
     let until = body
         .until
         .as_deref()
         .map(|raw| body_time("until", raw))
-        .transpose()?;
-    let retention = state.settings.retention;
-    let oldest = now - retention;
-    if since < oldest {
-        let oldest = oldest
-            .replace_nanosecond(0)
-            .unwrap_or(oldest)
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        return Err(ApiError::validation(
-            "since",
-            format!(
-                "since must be within the delivery log's retention of {}, at {oldest} or later: older attempts are no longer logged",
-                describe(retention)
-            ),
-        ));
-    }
-    match until {
-        Some(until) if until <= since => Err(ApiError::validation(
-            "until",
-            "until must be later than since",
-        )),
-        Some(until) => Ok((since, until)),
-        None if since >= now => Err(ApiError::validation(
-            "since",
-            "since must be in the past: deliveries are recovered from since until now (or until)",
-        )),
-        None => Ok((since, now)),
-    }
+        .transpose()?
+        .unwrap_or(now);
+    let since = since.max(now - state.settings.retention);
+    Ok((since < until).then_some((since, until)))
 }
 
 /// Reads the endpoint's log from `since` to now into `recovery`, page by

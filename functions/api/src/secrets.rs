@@ -98,10 +98,11 @@ pub async fn rotate_secret(
         None => Secret::generate(),
     };
     let current = load(&state, &path).await?;
+    // 409, not 422: the same secret is a fine rotation for another
+    // endpoint, or for this one after it rotates; its state decides.
     if current.current_secret() == &new {
-        return Err(ApiError::validation(
-            "secret",
-            "secret is already the endpoint's current secret; choose a new one",
+        return Err(ApiError::Conflict(
+            "secret is already the endpoint's current secret; choose a new one".into(),
         ));
     }
     let rotated = modify(&state, &path, |ep, now| {

@@ -220,7 +220,8 @@ pub struct PageQuery {
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
-    /// The `nextCursor` of the previous page.
+    /// The `nextCursor` of the previous page, unchanged; opaque, so any
+    /// other value is 400 (empty: the first page).
     pub cursor: Option<String>,
 }
 

@@ -10,8 +10,14 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// What the key is for, 1 to 100 characters, e.g. `Zapier`.
-    #[schema(example = "ERP sync")]
+    /// What the key is for, 1 to 100 characters once leading and trailing
+    /// ASCII whitespace is trimmed, e.g. `Zapier`.
+    #[schema(
+        example = "ERP sync",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t\n\f\r ]"
+    )]
     pub name: String,
 }
 
@@ -71,8 +77,9 @@ pub struct ApiKeyList {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePortalSession {
-    /// Lifetime in seconds, 60 to 604800 (7 days); default 3600.
-    #[serde(default)]
+    /// Lifetime in seconds, 60 to 604800 (7 days); default 3600. A whole
+    /// number, which may be written `3600.0`.
+    #[serde(default, deserialize_with = "super::schema::whole_number")]
     #[schema(minimum = 60, maximum = 604800, default = 3600)]
     pub expires_in_seconds: Option<u64>,
     /// A session that may only read: no write controls, 403 on writes.

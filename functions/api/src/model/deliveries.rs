@@ -260,10 +260,14 @@ impl From<&DeliveryMessage> for DeliveryQueued {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendTestEvent {
-    /// The test event's type: any valid event-type name, in the catalogue
-    /// or not; `webhook.test` when absent.
+    /// The test event's type: any valid event-type name (not a wildcard),
+    /// in the catalogue or not; `webhook.test` when absent.
     #[serde(default)]
-    #[schema(example = "booking.created")]
+    #[schema(
+        example = "booking.created",
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )]
     pub event_type: Option<String>,
 }
 
@@ -272,19 +276,21 @@ pub struct SendTestEvent {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecoverDeliveries {
-    /// Start of the window (RFC 3339, inclusive); within the log's
-    /// retention (`LOG_RETENTION_DAYS`).
+    /// Start of the window (RFC 3339, inclusive). A time older than the
+    /// log's retention (`LOG_RETENTION_DAYS`) is read as the start of the
+    /// retention: nothing older is logged, so the window recovers the same.
     #[schema(format = DateTime, example = "2026-04-23T14:00:00Z")]
     pub since: String,
-    /// End of the window (RFC 3339, exclusive), later than `since`; now
-    /// when absent.
+    /// End of the window (RFC 3339, exclusive); now when absent. A window
+    /// that is empty (`until` at or before `since`, or `since` in the
+    /// future) recovers nothing: 202 with `deliveries: 0`.
     #[serde(default)]
     #[schema(format = DateTime, example = "2026-04-23T15:00:00Z")]
     pub until: Option<String>,
 }
 
 /// What a recover queued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveriesRecovered {
     /// Events queued for delivery again, one new delivery each (trigger

@@ -52,6 +52,15 @@ impl Case {
         }
     }
 
+    /// A JSON body that the current state refuses (409, no field).
+    pub fn conflict(name: &str, body: Value, detail: &'static str) -> Self {
+        Self {
+            status: 409,
+            field: None,
+            ..Self::invalid(name, body, "", detail)
+        }
+    }
+
     /// A body answered with `status` and no field.
     pub fn raw(name: &str, body: &[u8], status: u16, detail: &'static str) -> Self {
         Self {
@@ -213,10 +222,9 @@ fn create_cases() -> Vec<Case> {
             "url",
             "credentials",
         ),
-        Case::invalid(
+        Case::conflict(
             "unknown event type",
             json!({ "url": "https://example.com", "eventTypes": ["booking.createdd"] }),
-            "eventTypes",
             "not in the catalogue",
         ),
         Case::invalid(
@@ -331,15 +339,20 @@ async fn bad_rotations_are_refused_and_keep_the_secret(store: Arc<dyn Store>) {
             "604800",
         ),
         Case::invalid(
+            "fractional grace",
+            json!({ "gracePeriodSeconds": 1.5 }),
+            "gracePeriodSeconds",
+            "whole number",
+        ),
+        Case::invalid(
             "negative grace",
             json!({ "gracePeriodSeconds": -1 }),
             "gracePeriodSeconds",
             "invalid value",
         ),
-        Case::invalid(
+        Case::conflict(
             "same secret",
             json!({ "secret": secret["secret"] }),
-            "secret",
             "already",
         ),
         Case::raw("no token", b"", 401, "authorization").authorization(None),

@@ -65,10 +65,6 @@ async fn bad_log_stats_and_test_requests_are_refused_and_send_nothing(store: Arc
             unprocessable("until not a date", "until", "rfc 3339"),
         ),
         (
-            "?since=2026-04-23T14:00:00Z&until=2026-04-23T13:00:00Z",
-            unprocessable("until before since", "until", "later than since"),
-        ),
-        (
             "?eventType=a..b",
             unprocessable(
                 "malformed event type",
@@ -94,6 +90,16 @@ async fn bad_log_stats_and_test_requests_are_refused_and_send_nothing(store: Arc
         case.send(&api, Method::GET, &format!("{deliveries}{query}"))
             .await;
     }
+
+    // An empty window is well formed: an empty page, though the reversed
+    // window would hold the logged attempt.
+    let empty = api
+        .get(&format!(
+            "{deliveries}?since=2100-01-01T00:00:00Z&until=2000-01-01T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(empty.status, 200, "{empty:?}");
+    assert_eq!(empty.body, json!({ "data": [], "nextCursor": null }));
 
     let not_found = |name: &str| Case::bodiless(name, 404, None, "no delivery");
     let missing = "del_01J9Z4A7K2M3N4P5Q6R7S8T9V0";

@@ -145,11 +145,16 @@ async fn a_portal_session_is_bounded_scoped_and_expires(store: Arc<dyn Store>) {
     assert_eq!(week.body["readOnly"], true);
     let lifetime = time_of(&week.body["expiresAt"]) - start;
     assert!((604799..=604801).contains(&lifetime.whole_seconds()));
-    for seconds in [0, 59, 604801] {
+    for seconds in [json!(0), json!(59), json!(604801), json!(60.5)] {
         api.post(&sessions, json!({"expiresInSeconds": seconds}))
             .await
             .assert_problem(422, Some("expiresInSeconds"));
     }
+    // JSON Schema's integer is any number without a fraction, so is ours.
+    let integral = api
+        .post(&sessions, json!({"expiresInSeconds": 5760.0}))
+        .await;
+    assert_eq!(integral.status, 201, "{integral:?}");
 
     // The session lives in storage under the token's hash alone.
     let stored = store
