@@ -46,6 +46,7 @@ message_formats 1 1
 outage 2 2
 pipeline 8 8
 publish_scopes 1 1
+white_label 1 1
 "
 
 # A developer's UPDATE_OPENAPI must not rewrite the checked-in document
@@ -189,6 +190,7 @@ step "start emulators" start_emulators
 step "cargo test" run_cargo_test
 stop_emulators
 step "browser tests" browser_tests
+step "schemathesis (API contract)" bash "$COURIER_INFRA_DIR/schemathesis.sh"
 step "tests per backend" check_backend_counts
 step "template checks (checkov, sam validate)" bash "$COURIER_INFRA_DIR/template_checks.sh"
 if [[ "${COURIER_TEST_SKIP_SAM_BUILD:-0}" == 1 && -z "${CI:-}" ]]; then

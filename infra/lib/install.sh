@@ -145,6 +145,8 @@ install_tools() {
     pids+=($!)
     install_venv "$CACHE/checkov-venv" "$COURIER_REQ_DIR/checkov.txt" &
     pids+=($!)
+    install_venv "$CACHE/schemathesis-venv" "$COURIER_REQ_DIR/schemathesis.txt" &
+    pids+=($!)
     for pid in "${pids[@]}"; do
         wait "$pid" || failed=1
     done

@@ -56,7 +56,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 pub use guard::{Blocked, PublicResolver, check_literal};
-pub use sender::{AttemptReport, Sender, USER_AGENT};
+pub use sender::{AttemptReport, Sender, SenderError};
 pub use sqs::{batch_response, deadline_of, handle_sqs_event, received_messages};
 pub use stream::handle_stream_event;
 
@@ -120,7 +120,7 @@ impl Deliverer {
         store: Arc<dyn Store>,
         queue: Arc<dyn DeliveryQueue>,
         settings: Settings,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, SenderError> {
         let sender = Sender::new(&settings)?;
         Ok(Self {
             store,

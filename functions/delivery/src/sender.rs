@@ -6,16 +6,13 @@ use std::time::{Duration, Instant};
 use courier::attempt::{ErrorClass, RESPONSE_BODY_LIMIT, truncate_body};
 use courier::config::Settings;
 use courier::endpoint::{Endpoint, PayloadFormat};
-use courier::event::Event;
+use courier::event::{Event, TenantField};
 use courier::policy::AttemptResult;
 use courier::signing::{signature_header, simple_signature_header};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
 use crate::guard::{self, PublicResolver};
-
-/// `user-agent` of every attempt: the product and its version.
-pub const USER_AGENT: &str = concat!("Courier-Webhooks/", env!("CARGO_PKG_VERSION"));
 
 /// What one attempt produced, ready to be logged.
 #[derive(Debug, Clone)]
@@ -39,20 +36,47 @@ pub struct AttemptReport {
 pub struct Sender {
     client: reqwest::Client,
     guard: bool,
-    simple_signature: bool,
+    /// The simple signature header's name (`SIMPLE_SIGNATURE_HEADER_NAME`),
+    /// `None` when `SIMPLE_SIGNATURE_HEADER` is off.
+    simple_signature: Option<HeaderName>,
+    /// `USER_AGENT`, checked at start-up.
+    user_agent: HeaderValue,
+    /// `TENANT_FIELD`: the body's key for the tenant.
+    tenant_field: TenantField,
+}
+
+/// A white-label setting reqwest would not take; `Settings` checks the same
+/// rules, so only a `Settings` built by hand gets here.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] reqwest::Error),
+    /// A header name or value out of the settings is not valid HTTP.
+    #[error("{0} is not valid in an HTTP header")]
+    Header(&'static str),
 }
 
 impl Sender {
     /// Builds the client: request timeout from the settings, redirects never
     /// followed (a 3xx is a failure), proxies from the environment ignored,
     /// and, unless private targets are allowed, the SSRF-guarding resolver.
-    pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &Settings) -> Result<Self, SenderError> {
+        let user_agent = HeaderValue::from_str(&settings.user_agent)
+            .map_err(|_| SenderError::Header("USER_AGENT"))?;
+        let simple_signature = match settings.simple_signature_header {
+            false => None,
+            true => Some(
+                HeaderName::from_bytes(settings.simple_signature_header_name.as_bytes())
+                    .map_err(|_| SenderError::Header("SIMPLE_SIGNATURE_HEADER_NAME"))?,
+            ),
+        };
         let mut builder = reqwest::Client::builder()
             .timeout(settings.delivery_timeout)
             .connect_timeout(settings.delivery_timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .user_agent(USER_AGENT)
+            .user_agent(user_agent.clone())
             .use_preconfigured_tls(tls_config())
             .pool_idle_timeout(Duration::from_secs(30));
         let guard = !settings.allow_private_targets;
@@ -62,16 +86,18 @@ impl Sender {
         Ok(Self {
             client: builder.build()?,
             guard,
-            simple_signature: settings.simple_signature_header,
+            simple_signature,
+            user_agent,
+            tenant_field: settings.tenant_field.clone(),
         })
     }
 
     /// Signs and POSTs `event` to `endpoint` as attempt number `attempt`.
     pub async fn send(&self, endpoint: &Endpoint, event: &Event, attempt: u32) -> AttemptReport {
         let now = OffsetDateTime::now_utc();
-        let body = event.body(endpoint.payload_format);
+        let body = event.body_as(endpoint.payload_format, &self.tenant_field);
         let headers = self.headers(endpoint, event, attempt, now, &body);
-        let request_headers = redacted(&headers);
+        let request_headers = redacted(&headers, self.simple_signature.as_ref());
         let started = Instant::now();
         let fail = |class: ErrorClass, error: String, status: Option<u16>| AttemptReport {
             result: AttemptResult::Failed(class),
@@ -165,7 +191,6 @@ impl Sender {
             PayloadFormat::Cloudevents => "application/cloudevents+json",
         };
         put("content-type", content_type.into());
-        put("user-agent", USER_AGENT.into());
         put("webhook-id", event.id.to_string());
         put("webhook-timestamp", timestamp.to_string());
         put(
@@ -173,11 +198,13 @@ impl Sender {
             signature_header(secrets.iter().copied(), event.id.as_str(), timestamp, body),
         );
         put("webhook-attempt", attempt.to_string());
-        if self.simple_signature {
-            put(
-                "x-webhook-signature",
-                simple_signature_header(secrets.iter().copied(), body),
-            );
+        h.insert(reqwest::header::USER_AGENT, self.user_agent.clone());
+        if let Some(name) = &self.simple_signature {
+            let value = simple_signature_header(secrets.iter().copied(), body);
+            // Hex digits, `sha256=` and spaces: always a valid value.
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                h.insert(name.clone(), value);
+            }
         }
         h
     }
@@ -215,15 +242,18 @@ fn classify(e: &reqwest::Error) -> (ErrorClass, String) {
 }
 
 /// The headers for the log, with signature values replaced so the log
-/// cannot be used to forge or replay anything.
-fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {
+/// cannot be used to forge or replay anything; `simple` is the simple
+/// signature's configured name.
+fn redacted(headers: &HeaderMap, simple: Option<&HeaderName>) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
-            let shown = match name.as_str() {
-                "webhook-signature" => redact_each(value, "v1,<redacted>"),
-                "x-webhook-signature" => redact_each(value, "sha256=<redacted>"),
-                _ => value.to_str().unwrap_or_default().to_owned(),
+            let shown = if name == "webhook-signature" {
+                redact_each(value, "v1,<redacted>")
+            } else if Some(name) == simple {
+                redact_each(value, "sha256=<redacted>")
+            } else {
+                value.to_str().unwrap_or_default().to_owned()
             };
             (name.as_str().to_owned(), shown)
         })

@@ -62,6 +62,11 @@ pub async fn handle_direct(
                 field,
                 detail: format!("event {index}: {detail}"),
             },
+            // The direct door has no statuses: a refusal is a refusal.
+            PublishError::NotInCatalogue(detail) => PublishError::Invalid {
+                field: "type",
+                detail: format!("event {index}: {detail}"),
+            },
             _ => e,
         };
         let tenant: TenantId = event

@@ -86,6 +86,8 @@ pub(crate) fn now_ms() -> u64 {
 pub fn to_api_error(err: PublishError) -> ApiError {
     match err {
         PublishError::Invalid { field, detail } => ApiError::validation(field, detail),
+        // 409, not 422: the catalogue's state refuses it, not the request.
+        PublishError::NotInCatalogue(detail) => ApiError::Conflict(detail),
         PublishError::TooLarge { size, limit } => ApiError::EventTooLarge { size, limit },
         PublishError::Store(e) => e.into(),
         // Only reached without an id, which the fan-out always has.

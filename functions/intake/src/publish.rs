@@ -70,6 +70,10 @@ pub enum PublishError {
         /// What is wrong.
         detail: String,
     },
+    /// The event type is well formed but not in the catalogue: the same
+    /// event is accepted once the type is added.
+    #[error("{0}")]
+    NotInCatalogue(String),
     /// The delivered body would exceed the limit.
     #[error("the event is {size} bytes once wrapped in its envelope; the limit is {limit}")]
     TooLarge {
@@ -269,12 +273,9 @@ impl Intake {
             .parse()
             .map_err(|e: courier::event_type::EventTypeError| invalid("type", e.0))?;
         if !self.catalogue.contains(&event_type).await? {
-            return Err(invalid(
-                "type",
-                format!(
-                    "event type '{event_type}' is not in the catalogue; create it with POST /v1/event-types first"
-                ),
-            ));
+            return Err(PublishError::NotInCatalogue(format!(
+                "event type '{event_type}' is not in the catalogue; create it with POST /v1/event-types first"
+            )));
         }
         if !data.get().trim_start().starts_with('{') {
             return Err(invalid("data", "data must be a JSON object".into()));
@@ -294,7 +295,7 @@ impl Intake {
             created_at: to_millis(OffsetDateTime::now_utc()),
             data,
         };
-        let size = event.max_body_len();
+        let size = event.max_body_len(&self.settings.tenant_field);
         if size > self.settings.max_payload_bytes {
             return Err(PublishError::TooLarge {
                 size,

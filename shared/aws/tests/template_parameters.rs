@@ -170,3 +170,73 @@ fn flag_parameters_take_only_values_the_code_reads() {
         "the SSRF guard is on by default"
     );
 }
+
+/// Whether both the template and the code take `value` for `var`.
+fn both_accept(var: &str, value: &str) -> bool {
+    let t = template();
+    let name = &parameter_of_variable(&t)[var];
+    template_accepts(&t["Parameters"][name.as_str()], value) && code_accepts(var, value)
+}
+
+#[test]
+fn white_label_parameters_refuse_what_the_code_refuses() {
+    // Patterns cannot list the reserved names, so each parameter takes a
+    // shape none of them has (an X- header, a field ending in id): stricter.
+    let long_header = format!("X-{}", "a".repeat(63));
+    let headers = [
+        "host",
+        "Content-Type",
+        "content-length",
+        "user-agent",
+        "webhook-signature",
+        "Webhook-Id",
+        "transfer-encoding",
+        "connection",
+        "te",
+        "x-",
+        "X-a b",
+        "x-sig:",
+        "x-sïg",
+        "Prometora-Signature",
+        &long_header,
+    ];
+    check("SIMPLE_SIGNATURE_HEADER_NAME", &headers, true);
+    let long_agent = "a".repeat(201);
+    let agents = [
+        "Bookora/1.0 (+https://bookora.example)",
+        " a",
+        "a\tb",
+        "é",
+        &long_agent,
+    ];
+    check("USER_AGENT", &agents, true);
+    let long_field = format!("s{}Id", "x".repeat(30));
+    let fields = [
+        "id",
+        "Id",
+        "type",
+        "createdAt",
+        "data",
+        "time",
+        "source",
+        "store-id",
+        "1Id",
+        "_id",
+        "storeId",
+        "store_id",
+        &long_field,
+    ];
+    check("TENANT_FIELD", &fields, true);
+    for (var, value) in [
+        ("SIMPLE_SIGNATURE_HEADER_NAME", "X-Prometora-Signature"),
+        ("SIMPLE_SIGNATURE_HEADER_NAME", "X-Bookora-Signature"),
+        ("USER_AGENT", "Bookora-Webhooks/1.0"),
+        ("TENANT_FIELD", "storeId"),
+        ("TENANT_FIELD", "store_id"),
+    ] {
+        assert!(
+            both_accept(var, value),
+            "{var}={value:?}: the seeds' names deploy"
+        );
+    }
+}

@@ -28,13 +28,14 @@ const FUNCTIONS: [(&str, &str); 3] = [
 ];
 
 /// Env-var-shaped string literals (`RETRY_SCHEDULE`) of a source file,
-/// tests left out.
+/// tests and the compile-time `env!("CARGO_...")` left out.
 fn env_names_in(relative: &str) -> BTreeSet<String> {
     Code::new(&read(relative))
         .literals
         .into_iter()
         .filter(|l| {
             l.len() > 2
+                && !l.starts_with("CARGO_")
                 && l.contains('_')
                 && l.chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
@@ -205,6 +206,14 @@ fn parameter_defaults_are_the_code_defaults() {
         default_of("ALLOW_PRIVATE_TARGETS"),
         d.allow_private_targets.to_string()
     );
+    assert_eq!(
+        default_of("SIMPLE_SIGNATURE_HEADER_NAME"),
+        d.simple_signature_header_name
+    );
+    assert_eq!(default_of("TENANT_FIELD"), d.tenant_field.as_str());
+    // Empty is the code's default, the product and version: the template
+    // does not repeat a version that changes with every release.
+    assert_eq!(default_of("USER_AGENT"), "");
     // The parameters' ranges are the code's: template_parameters.rs.
     let admin = &t["Parameters"]["AdminTokenSha256"];
     assert_eq!(

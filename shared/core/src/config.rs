@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::event::DEFAULT_MAX_PAYLOAD_BYTES;
+use crate::event::{DEFAULT_MAX_PAYLOAD_BYTES, TenantField};
 use crate::schedule::RetrySchedule;
 
 /// A setting that could not be read; names the variable.
@@ -41,6 +41,78 @@ pub const NUMERIC_LIMITS: [(&str, u64, u64); 7] = [
     ("CIRCUIT_OPEN_AFTER", 2, crate::circuit::MAX_WINDOW as u64),
 ];
 
+/// `USER_AGENT` by default: the product and its version.
+pub const DEFAULT_USER_AGENT: &str = concat!("Courier-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// Longest `SIMPLE_SIGNATURE_HEADER_NAME` accepted.
+pub const MAX_HEADER_NAME_LEN: usize = 64;
+
+/// Longest `USER_AGENT` accepted: a product and version, not a document.
+pub const MAX_USER_AGENT_LEN: usize = 200;
+
+/// Header names the simple signature may not take: those the service sets
+/// and those HTTP owns for the message's framing or the connection.
+const RESERVED_HEADERS: [&str; 9] = [
+    "host",
+    "user-agent",
+    "expect",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Prefixes of reserved names: the Standard Webhooks headers, the body's
+/// `content-*` description and the proxies' headers.
+const RESERVED_PREFIXES: [&str; 3] = ["webhook-", "content-", "proxy-"];
+
+/// `SIMPLE_SIGNATURE_HEADER_NAME`: an HTTP token (RFC 9110), lowercased as
+/// every header is sent, and none the service or HTTP owns.
+fn header_name(value: &str) -> Result<String, String> {
+    let name = value.trim().to_ascii_lowercase();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || name.len() > MAX_HEADER_NAME_LEN || !name.chars().all(token) {
+        return Err(format!(
+            "'{value}' is not an HTTP header name of 1 to {MAX_HEADER_NAME_LEN} letters, digits and -.!#$%&'*+^_`|~"
+        ));
+    }
+    if RESERVED_HEADERS.contains(&name.as_str())
+        || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+    {
+        return Err(format!(
+            "'{value}' is a header the service or HTTP itself sets"
+        ));
+    }
+    Ok(name)
+}
+
+/// `USER_AGENT`: a header value of visible ASCII and inner spaces.
+fn user_agent(value: &str) -> Result<String, String> {
+    let agent = value.trim();
+    if agent.len() > MAX_USER_AGENT_LEN {
+        return Err(format!("longer than {MAX_USER_AGENT_LEN} characters"));
+    }
+    if !agent.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+        return Err(format!(
+            "'{value}' has a character other than visible ASCII and spaces"
+        ));
+    }
+    Ok(agent.to_owned())
+}
+
+/// A text setting through its parser; unset or empty is `None`.
+fn text<T>(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    get(var)
+        .map(|v| parse(&v).map_err(|problem| ConfigError { var, problem }))
+        .transpose()
+}
+
 /// The values `var` accepts, from [`NUMERIC_LIMITS`].
 fn limits(var: &str) -> (u64, u64) {
     NUMERIC_LIMITS
@@ -65,9 +137,16 @@ pub struct Settings {
     pub allow_private_targets: bool,
     /// `MAX_PAYLOAD_BYTES`: largest delivered body accepted at intake.
     pub max_payload_bytes: usize,
-    /// `SIMPLE_SIGNATURE_HEADER`: send `x-webhook-signature` (no replay
-    /// protection, so a deployment may switch it off).
+    /// `SIMPLE_SIGNATURE_HEADER`: send the simple signature header (no
+    /// replay protection, so a deployment may switch it off).
     pub simple_signature_header: bool,
+    /// `SIMPLE_SIGNATURE_HEADER_NAME`: its name, lowercase
+    /// (`x-webhook-signature`, or a platform's own like `x-bookora-signature`).
+    pub simple_signature_header_name: String,
+    /// `USER_AGENT`: the `user-agent` of every attempt.
+    pub user_agent: String,
+    /// `TENANT_FIELD`: the body's key for the tenant's id.
+    pub tenant_field: TenantField,
     /// `MAX_ENDPOINTS_PER_TENANT`: endpoints a tenant may have; creating
     /// one more is refused with 422.
     pub max_endpoints_per_tenant: usize,
@@ -88,6 +167,9 @@ impl Default for Settings {
             allow_private_targets: false,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             simple_signature_header: true,
+            simple_signature_header_name: "x-webhook-signature".into(),
+            user_agent: DEFAULT_USER_AGENT.into(),
+            tenant_field: TenantField::default(),
             max_endpoints_per_tenant: 100,
             circuit_window: 32,
             circuit_open_after: 20,
@@ -146,6 +228,10 @@ impl Settings {
                 .map(|n| n as usize)
                 .unwrap_or(d.max_payload_bytes),
             simple_signature_header: flag("SIMPLE_SIGNATURE_HEADER", d.simple_signature_header)?,
+            simple_signature_header_name: text(&get, "SIMPLE_SIGNATURE_HEADER_NAME", header_name)?
+                .unwrap_or(d.simple_signature_header_name),
+            user_agent: text(&get, "USER_AGENT", user_agent)?.unwrap_or(d.user_agent),
+            tenant_field: text(&get, "TENANT_FIELD", str::parse)?.unwrap_or(d.tenant_field),
             max_endpoints_per_tenant: num("MAX_ENDPOINTS_PER_TENANT")?
                 .map(|n| n as usize)
                 .unwrap_or(d.max_endpoints_per_tenant),
@@ -198,6 +284,12 @@ mod tests {
         assert!(!s.allow_private_targets);
         assert_eq!(s.max_payload_bytes, 256 * 1024);
         assert!(s.simple_signature_header);
+        assert_eq!(s.simple_signature_header_name, "x-webhook-signature");
+        assert_eq!(
+            s.user_agent,
+            format!("Courier-Webhooks/{}", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(s.tenant_field.as_str(), "tenantId");
         assert_eq!(s.max_endpoints_per_tenant, 100);
         assert_eq!((s.circuit_window, s.circuit_open_after), (32, 20));
         assert_eq!(s.health_rules(), crate::circuit::HealthRules::default());
@@ -252,5 +344,68 @@ mod tests {
         assert_eq!(capped.circuit_open_after, 10, "at most the window");
         let raised = read(&[("MAX_ENDPOINTS_PER_TENANT", "10000")]).unwrap();
         assert_eq!(raised.max_endpoints_per_tenant, 10_000);
+    }
+
+    #[test]
+    fn white_label_names_are_read_and_checked() {
+        let s = read(&[
+            ("SIMPLE_SIGNATURE_HEADER_NAME", " X-Prometora-Signature "),
+            (
+                "USER_AGENT",
+                "Bookora-Webhooks/2.1 (+https://bookora.example)",
+            ),
+            ("TENANT_FIELD", "storeId"),
+        ])
+        .unwrap();
+        assert_eq!(s.simple_signature_header_name, "x-prometora-signature");
+        assert_eq!(
+            s.user_agent,
+            "Bookora-Webhooks/2.1 (+https://bookora.example)"
+        );
+        assert_eq!(s.tenant_field.as_str(), "storeId");
+        // Empty is the default, as for every setting.
+        let empty = read(&[("USER_AGENT", " "), ("SIMPLE_SIGNATURE_HEADER_NAME", "")]).unwrap();
+        assert_eq!(empty.user_agent, DEFAULT_USER_AGENT);
+        assert_eq!(empty.simple_signature_header_name, "x-webhook-signature");
+
+        let long_name = format!("x-{}", "a".repeat(MAX_HEADER_NAME_LEN - 1));
+        for bad in [
+            "Host",
+            "content-length",
+            "Content-Type",
+            "user-agent",
+            "Webhook-Signature",
+            "webhook-id",
+            "Transfer-Encoding",
+            "Content-Encoding",
+            "proxy-authorization",
+            "connection",
+            "x signature",
+            "x-signature:",
+            "x-sïgnature",
+            &long_name,
+        ] {
+            let e = read(&[("SIMPLE_SIGNATURE_HEADER_NAME", bad)]).unwrap_err();
+            assert_eq!(e.var, "SIMPLE_SIGNATURE_HEADER_NAME", "{bad:?}");
+        }
+        let long_agent = "a".repeat(MAX_USER_AGENT_LEN + 1);
+        for bad in [
+            "Bookora\r\nX-Injected: 1",
+            "Bookora\t1",
+            "Böokora",
+            &long_agent,
+        ] {
+            assert_eq!(read(&[("USER_AGENT", bad)]).unwrap_err().var, "USER_AGENT");
+        }
+        for bad in ["id", "createdAt", "data", "store-id", "1d"] {
+            let e = read(&[("TENANT_FIELD", bad)]).unwrap_err();
+            assert_eq!(e.var, "TENANT_FIELD", "{bad:?}");
+        }
+        let e = read(&[("TENANT_FIELD", "type")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("environment variable TENANT_FIELD:"),
+            "{e}"
+        );
     }
 }

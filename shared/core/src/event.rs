@@ -60,62 +60,152 @@ pub fn format_millis(t: OffsetDateTime) -> String {
     format!("{stem}.{:03}Z", t.millisecond())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    created_at: String,
-    tenant_id: &'a str,
-    data: &'a RawValue,
+/// Longest `TENANT_FIELD` accepted.
+pub const MAX_TENANT_FIELD_LEN: usize = 32;
+
+/// Names the tenant field may not take, compared in lowercase without `_`:
+/// the default envelope's other fields and the CloudEvents attributes (the
+/// field names the tenant there too), so no body has a key twice.
+const TAKEN_FIELDS: [&str; 11] = [
+    "id",
+    "type",
+    "createdat",
+    "data",
+    "specversion",
+    "source",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "time",
+    "database64",
+];
+
+/// The key that carries the tenant's id in a body (`TENANT_FIELD`, default
+/// `tenantId`): a white-label platform names it for its domain (`storeId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantField(String);
+
+impl Default for TenantField {
+    fn default() -> Self {
+        Self("tenantId".into())
+    }
 }
 
-#[derive(Serialize)]
-struct CloudEvent<'a> {
-    specversion: &'static str,
-    id: &'a str,
-    source: String,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    datacontenttype: &'static str,
-    time: String,
-    tenantid: &'a str,
-    data: &'a RawValue,
+impl std::str::FromStr for TenantField {
+    type Err = String;
+
+    /// 1–32 ASCII letters, digits and `_`, starting with a letter (a plain
+    /// identifier in every receiver's language), and not a taken name.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let shaped = s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !shaped || s.len() > MAX_TENANT_FIELD_LEN {
+            return Err(format!(
+                "'{s}' is not 1 to {MAX_TENANT_FIELD_LEN} letters, digits or _ starting with a letter"
+            ));
+        }
+        let field = Self(s.to_owned());
+        if TAKEN_FIELDS.contains(&field.cloudevents_attribute().as_str()) {
+            return Err(format!(
+                "'{s}' is already a field of the envelope or of CloudEvents"
+            ));
+        }
+        Ok(field)
+    }
+}
+
+impl TenantField {
+    /// The key in the default envelope, as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The CloudEvents extension attribute: CloudEvents names are lowercase
+    /// letters and digits, so `storeId` is `storeid` (the default `tenantid`).
+    pub fn cloudevents_attribute(&self) -> String {
+        self.0
+            .chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+/// A body's value: text, or the producer's JSON as it came.
+enum Field<'a> {
+    Text(&'a str),
+    Raw(&'a RawValue),
+}
+
+/// A body's fields in order: a map, since the tenant's key is only known
+/// at run time.
+struct Fields<'a>(&'a [(&'a str, Field<'a>)]);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            match value {
+                Field::Text(text) => map.serialize_entry(key, text)?,
+                Field::Raw(raw) => map.serialize_entry(key, raw)?,
+            }
+        }
+        map.end()
+    }
 }
 
 impl Event {
-    /// The body POSTed to an endpoint in its format. Deterministic: the same
-    /// event renders the same bytes on every attempt.
+    /// The body with the default tenant field (`tenantId`).
     pub fn body(&self, format: PayloadFormat) -> Vec<u8> {
+        self.body_as(format, &TenantField::default())
+    }
+
+    /// The body POSTed to an endpoint in its format, the tenant under
+    /// `tenant_field`. Deterministic: the same event renders the same bytes
+    /// on every attempt.
+    pub fn body_as(&self, format: PayloadFormat, tenant_field: &TenantField) -> Vec<u8> {
+        use Field::{Raw, Text};
+        let time = format_millis(self.created_at);
+        let (id, event_type, tenant) = (
+            self.id.as_str(),
+            self.event_type.as_str(),
+            self.tenant_id.as_str(),
+        );
         let result = match format {
-            PayloadFormat::Default => serde_json::to_vec(&Envelope {
-                id: self.id.as_str(),
-                event_type: self.event_type.as_str(),
-                created_at: format_millis(self.created_at),
-                tenant_id: self.tenant_id.as_str(),
-                data: &self.data,
-            }),
-            PayloadFormat::Cloudevents => serde_json::to_vec(&CloudEvent {
-                specversion: "1.0",
-                id: self.id.as_str(),
-                source: format!("/tenants/{}", self.tenant_id),
-                event_type: self.event_type.as_str(),
-                datacontenttype: "application/json",
-                time: format_millis(self.created_at),
-                tenantid: self.tenant_id.as_str(),
-                data: &self.data,
-            }),
+            PayloadFormat::Default => serde_json::to_vec(&Fields(&[
+                ("id", Text(id)),
+                ("type", Text(event_type)),
+                ("createdAt", Text(&time)),
+                (tenant_field.as_str(), Text(tenant)),
+                ("data", Raw(&self.data)),
+            ])),
+            PayloadFormat::Cloudevents => {
+                let source = format!("/tenants/{tenant}");
+                let attribute = tenant_field.cloudevents_attribute();
+                serde_json::to_vec(&Fields(&[
+                    ("specversion", Text("1.0")),
+                    ("id", Text(id)),
+                    ("source", Text(&source)),
+                    ("type", Text(event_type)),
+                    ("datacontenttype", Text("application/json")),
+                    ("time", Text(&time)),
+                    (&attribute, Text(tenant)),
+                    ("data", Raw(&self.data)),
+                ]))
+            }
         };
         // Serialising borrowed strings and already-valid raw JSON cannot fail.
         result.unwrap_or_default()
     }
 
-    /// Size of the larger of the two body formats, checked against the limit.
-    pub fn max_body_len(&self) -> usize {
-        self.body(PayloadFormat::Default)
+    /// Size of the larger of the two body formats with the tenant under
+    /// `tenant_field`, checked against the limit.
+    pub fn max_body_len(&self, tenant_field: &TenantField) -> usize {
+        self.body_as(PayloadFormat::Default, tenant_field)
             .len()
-            .max(self.body(PayloadFormat::Cloudevents).len())
+            .max(self.body_as(PayloadFormat::Cloudevents, tenant_field).len())
     }
 }
 
@@ -154,6 +244,57 @@ mod tests {
         assert_eq!(body["datacontenttype"], "application/json");
         assert_eq!(body["time"], "2026-04-23T14:22:11.823Z");
         assert_eq!(body["data"]["a"][0], 2);
+    }
+
+    #[test]
+    fn the_tenant_field_renames_the_tenant_in_both_formats() {
+        let store: TenantField = "storeId".parse().unwrap();
+        let body = String::from_utf8(event().body_as(PayloadFormat::Default, &store)).unwrap();
+        assert_eq!(
+            body,
+            r#"{"id":"evt_1","type":"booking.created","createdAt":"2026-04-23T14:22:11.823Z","storeId":"store_66f1","data":{"b": 1,  "a": [2]}}"#
+        );
+        let ce: serde_json::Value =
+            serde_json::from_slice(&event().body_as(PayloadFormat::Cloudevents, &store)).unwrap();
+        assert_eq!(ce["storeid"], "store_66f1");
+        assert!(ce.get("tenantid").is_none());
+        let default: serde_json::Value =
+            serde_json::from_slice(&event().body(PayloadFormat::Cloudevents)).unwrap();
+        assert_eq!(
+            default["tenantid"], "store_66f1",
+            "the default is unchanged"
+        );
+        assert!(
+            event().max_body_len(&"merchant_account_id".parse().unwrap())
+                > event().max_body_len(&TenantField::default())
+        );
+    }
+
+    #[test]
+    fn tenant_fields_are_identifiers_that_take_no_other_fields_name() {
+        assert_eq!(TenantField::default().as_str(), "tenantId");
+        for good in ["storeId", "store_id", "shop", "a", &"x".repeat(32)] {
+            assert_eq!(good.parse::<TenantField>().unwrap().as_str(), good);
+        }
+        let long = "x".repeat(33);
+        for bad in [
+            "",
+            "1st",
+            "_id",
+            "store-id",
+            "store id",
+            "störe",
+            "ID",
+            "Type",
+            "created_at",
+            "data",
+            "source",
+            "time",
+            "specversion",
+            &long,
+        ] {
+            assert!(bad.parse::<TenantField>().is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]
