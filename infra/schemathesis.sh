@@ -36,15 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-install_schemathesis() {
-    mkdir -p "$CACHE"
-    exec 8>"$CACHE/.install.lock"
-    flock 8
-    install_venv "$CACHE/schemathesis-venv" "$COURIER_REQ_DIR/schemathesis.txt"
-    flock -u 8
-    exec 8>&-
-}
-
 # wait_for_port PORT: until courier-local accepts connections (30 s).
 wait_for_port() {
     local port="$1" i
@@ -58,7 +49,7 @@ wait_for_port() {
     die "courier-local did not listen on 127.0.0.1:$port within 30 s"
 }
 
-install_schemathesis
+install_venv_locked "$CACHE/schemathesis-venv" "$COURIER_REQ_DIR/schemathesis.txt"
 (cd "$COURIER_REPO_ROOT" && cargo build -q -p courier-local)
 PORT="$(free_ports 1)"
 # Read by infra/schemathesis.toml's Authorization header.

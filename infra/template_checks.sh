@@ -27,15 +27,6 @@ TEMPLATE="$COURIER_REPO_ROOT/template.yaml"
 VPC_SUBNETS="subnet-0a1b2c3d4e5f60718,subnet-0f1e2d3c4b5a69788"
 VPC_SECURITY_GROUP="sg-0123456789abcdef0"
 
-install_checkov() {
-    mkdir -p "$CACHE"
-    exec 8>"$CACHE/.install.lock"
-    flock 8
-    install_venv "$CACHE/checkov-venv" "$COURIER_REQ_DIR/checkov.txt"
-    flock -u 8
-    exec 8>&-
-}
-
 # run_checkov TEMPLATE LABEL [LIST_SKIPS=1]: fails on any failed check, a
 # parsing error, or a skip without a reason.
 run_checkov() {
@@ -115,7 +106,7 @@ PY
 main() {
     [[ -f "$TEMPLATE" ]] || die "template.yaml not found at the repo root"
     [[ -x "$CACHE/sam-venv/bin/sam" ]] || die "no SAM CLI in $CACHE/sam-venv: run infra/test.sh once (its install step)"
-    install_checkov
+    install_venv_locked "$CACHE/checkov-venv" "$COURIER_REQ_DIR/checkov.txt"
     local dir rc=0
     dir="$(mktemp -d)"
     trap 'rm -rf "$dir"' RETURN

@@ -109,6 +109,17 @@ install_venv() {
     printf '%s' "$want" >"$dir/.courier-stamp"
 }
 
+# install_venv_locked DIR REQUIREMENTS_FILE: install_venv under the install
+# lock, for a script that runs alone (infra/test.sh has installed it already).
+install_venv_locked() {
+    mkdir -p "$CACHE"
+    exec 8>"$CACHE/.install.lock"
+    flock 8
+    install_venv "$1" "$2"
+    flock -u 8
+    exec 8>&-
+}
+
 # Debian's headless-capable Chromium and its WebDriver, for the panel's
 # browser tests (infra/browser); apt, so before the parallel installs.
 ensure_chromium() {
