@@ -71,6 +71,19 @@ while (($#)); do
 done
 
 cd "$COURIER_REPO_ROOT"
+
+# A clean clone gains nothing from incremental compilation, and its caches
+# double the size of target/debug (a CI run once died of a full disk).
+[[ -n "${CI:-}" ]] && export CARGO_INCREMENTAL=0
+
+# A full run from a clean clone leaves about 6 GB in its build directory;
+# say so up front instead of failing half-way through with ENOSPC.
+MIN_FREE_GB=8
+mkdir -p "${CARGO_TARGET_DIR:-$COURIER_REPO_ROOT/target}"
+free_gb="$(df -Pk "${CARGO_TARGET_DIR:-$COURIER_REPO_ROOT/target}" | awk 'NR==2 {print int($4 / 1048576)}')"
+log "disk: ${free_gb} GB free for the build directory"
+((free_gb >= MIN_FREE_GB)) || die "only ${free_gb} GB free on the build directory's disk; a full run needs ${MIN_FREE_GB} GB (free space, or set CARGO_TARGET_DIR to a roomier disk)"
+
 RUN_DIR="${CARGO_TARGET_DIR:-$COURIER_REPO_ROOT/target}/courier-test"
 CARGO_LOG="$RUN_DIR/cargo-test.log"
 mkdir -p "$RUN_DIR"
