@@ -74,7 +74,20 @@ function renderSummary(ctx, el, ep, path, refresh, status) {
     ),
     ep.enabled && ep.circuit === "open" ? waitingNote(ep) : null,
     ep.description ? h("p", { class: "description" }, ep.description) : null,
+    customHeaders(ep),
     actions,
+  );
+}
+
+/** The endpoint's custom headers; the API shows every value masked. */
+function customHeaders(ep) {
+  const names = Object.keys(ep.headers || {});
+  if (!names.length) return null;
+  return h(
+    "p",
+    { class: "custom-headers" },
+    h("span", { class: "meta" }, "Custom headers "),
+    ...names.map((name) => h("code", {}, `${name}: ${ep.headers[name]} `)),
   );
 }
 

@@ -1,5 +1,7 @@
 //! Endpoint CRUD: `/v1/tenants/{tenantId}/endpoints[/{endpointId}]`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -13,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::ApiState;
 use crate::json::Json;
+use crate::model::headers::check_headers;
 use crate::model::schema::has_url_form;
 use crate::model::{
     CreateEndpoint, CreatedEndpoint, EndpointList, EndpointView, UpdateEndpoint, check_description,
@@ -64,6 +67,14 @@ pub async fn create_endpoint(
 ) -> Result<impl IntoResponse, ApiError> {
     let url = check_url(&body.url, &state)?;
     let event_types = check_event_types(state.store.as_ref(), &body.event_types).await?;
+    let rate_limit = body
+        .rate_limit_per_second
+        .map(check_rate_limit)
+        .transpose()?;
+    let headers = body
+        .headers
+        .map(|h| check_headers(h, &state.settings))
+        .transpose()?;
     // Counted, then created: two creates racing at the limit may both pass,
     // which is harmless, since fan-out cost per endpoint is bounded anyway.
     let max = state.settings.max_endpoints_per_tenant;
@@ -75,12 +86,14 @@ pub async fn create_endpoint(
         )));
     }
     let mut endpoint = Endpoint::new(tenant, url, event_types, OffsetDateTime::now_utc());
+    endpoint.rate_limit_per_second = rate_limit;
     if let Some(description) = body.description {
         endpoint.description = check_description(description)?;
     }
     if let Some(format) = body.payload_format {
         endpoint.payload_format = format.into();
     }
+    endpoint.headers = headers.unwrap_or_default();
     state.store.create_endpoint(&endpoint).await?;
     tracing::info!(tenant_id = %endpoint.tenant_id, endpoint_id = %endpoint.id, "endpoint created");
     let location = format!(
@@ -185,7 +198,20 @@ pub async fn update_endpoint(
         None => None,
     };
     let description = body.description.map(check_description).transpose()?;
+    // Absent: unchanged; null: no limit any more.
+    let rate_limit = body
+        .rate_limit_per_second
+        .map(|limit| limit.map(check_rate_limit).transpose())
+        .transpose()?;
+    let headers = body
+        .headers
+        .map(|h| check_headers(h, &state.settings))
+        .transpose()?;
+    // Set by the attempt that took: whether this PATCH turned a disabled
+    // endpoint back on (a write that lost a race reads it again).
+    let reenabled = AtomicBool::new(false);
     let updated = modify(&state, &path, |ep, _now| {
+        reenabled.store(body.enabled == Some(true) && !ep.enabled, Ordering::Relaxed);
         if let Some(url) = &url {
             ep.url.clone_from(url);
         }
@@ -198,12 +224,25 @@ pub async fn update_endpoint(
         if let Some(format) = body.payload_format {
             ep.payload_format = format.into();
         }
+        if let Some(limit) = rate_limit {
+            ep.rate_limit_per_second = limit;
+        }
         if let Some(enabled) = body.enabled {
             ep.set_enabled(enabled);
+        }
+        if let Some(headers) = &headers {
+            ep.headers.clone_from(headers);
         }
     })
     .await?;
     tracing::info!(tenant_id = %path.tenant, endpoint_id = %path.id, "endpoint updated");
+    if reenabled.load(Ordering::Relaxed) {
+        // After the write: the endpoint is enabled whatever happens here, so
+        // a failure is logged rather than answered (see `courier::operational`).
+        if let Err(e) = state.operations.endpoint_enabled(&updated).await {
+            tracing::error!(tenant_id = %path.tenant, endpoint_id = %path.id, error = %e, "endpoint.enabled not published");
+        }
+    }
     Ok(axum::Json(EndpointView::from(&updated)))
 }
 
@@ -312,6 +351,12 @@ fn check_url(raw: &str, state: &ApiState) -> Result<String, ApiError> {
     Ok(url.into())
 }
 
+/// Checks a rate limit: 1 to 1000 deliveries per second.
+fn check_rate_limit(limit: u64) -> Result<u32, ApiError> {
+    courier::rate::check_limit(limit)
+        .map_err(|e| ApiError::validation("rateLimitPerSecond", e.to_string()))
+}
+
 /// Parses event-type filters: 1 to 32 of `*`, a prefix wildcard, or an exact
 /// name that is in the catalogue (wildcards may match types added later;
 /// an exact name that is not is 409).
@@ -338,6 +383,7 @@ async fn check_event_types(
             .parse()
             .map_err(|e: courier::event_type::EventTypeError| invalid(e.0))?;
         if let Some(name) = filter.exact_name()
+            && !name.is_built_in()
             && store.event_type(name).await?.is_none()
         {
             // 409, not 422: the request is well formed and succeeds once

@@ -22,7 +22,8 @@ pub struct PublishEvent {
     #[schema(max_length = 128, pattern = r"^[A-Za-z0-9_-]{1,128}$")]
     pub id: Option<String>,
     /// The event type, an exact name that must be in the catalogue: one
-    /// that is not is 409 (add it with `POST /v1/event-types`).
+    /// that is not is 409 (add it with `POST /v1/event-types`). The
+    /// built-in `webhooks.*` types are the service's own: 422.
     #[serde(rename = "type")]
     #[schema(
         example = "booking.created",

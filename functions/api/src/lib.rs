@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use courier::config::Settings;
+use courier::operational::Operations;
 use courier::ports::{DeliveryQueue, Store};
 use courier_http::access::{Credentials, require_credential};
 
@@ -59,6 +60,8 @@ pub struct ApiState {
     /// The credential check: the admin token, then tenant credentials in
     /// `store`; the panel's files need none.
     pub credentials: Credentials,
+    /// Publishes the operational webhooks (`webhooks.endpoint.enabled`).
+    pub operations: Operations,
 }
 
 impl ApiState {
@@ -70,12 +73,14 @@ impl ApiState {
         auth: AdminAuth,
     ) -> Self {
         let credentials = Credentials::new(auth, store.clone()).with_public(portal::is_public);
+        let operations = Operations::new(store.clone(), queue.clone(), &settings);
         Self {
             store,
             queue,
             settings,
             portal: PortalSettings::default(),
             credentials,
+            operations,
         }
     }
 

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod deliveries;
+pub mod headers;
 pub mod schema;
 pub mod stats;
 
@@ -111,10 +112,20 @@ pub struct CreateEndpoint {
     /// Body format; `default` unless given.
     #[serde(default)]
     pub payload_format: Option<PayloadFormatDto>,
+    /// Most deliveries per second the endpoint receives, 1 to 1000; the
+    /// ones above it wait, spending no attempt. No limit when absent or null.
+    #[serde(default, deserialize_with = "schema::whole_number")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub rate_limit_per_second: Option<u64>,
+    /// Custom headers sent with every attempt (see
+    /// [`headers::create_headers`] for the rules); none when absent or null.
+    #[serde(default)]
+    #[schema(schema_with = headers::create_headers)]
+    pub headers: Option<headers::HeadersInput>,
 }
 
 /// `PATCH /v1/tenants/{tenantId}/endpoints/{endpointId}`: absent (or null)
-/// fields are left unchanged.
+/// fields are left unchanged, but null removes `rateLimitPerSecond`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateEndpoint {
@@ -140,6 +151,16 @@ pub struct UpdateEndpoint {
     /// New body format.
     #[serde(default)]
     pub payload_format: Option<PayloadFormatDto>,
+    /// New rate limit, 1 to 1000 deliveries per second; null removes the
+    /// limit, absent leaves it unchanged.
+    #[serde(default, deserialize_with = "schema::nullable_whole_number")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub rate_limit_per_second: Option<Option<u64>>,
+    /// Custom headers: replaces the whole set (`{}` clears it); absent or
+    /// null leaves it unchanged. Rules as on create.
+    #[serde(default)]
+    #[schema(schema_with = headers::patch_headers)]
+    pub headers: Option<headers::HeadersInput>,
 }
 
 /// An endpoint's circuit breaker.
@@ -190,6 +211,12 @@ pub struct EndpointView {
     pub next_attempt_at: Option<OffsetDateTime>,
     /// Body format.
     pub payload_format: PayloadFormatDto,
+    /// Most deliveries per second it receives; null for no limit.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub rate_limit_per_second: Option<u32>,
+    /// Custom header names in order, each value masked as `********`.
+    #[schema(schema_with = headers::shown_headers)]
+    pub headers: headers::MaskedHeaders,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -219,6 +246,8 @@ impl From<&Endpoint> for EndpointView {
             failing_since: ep.circuit.failing_since,
             next_attempt_at: ep.circuit.next_attempt_at,
             payload_format: ep.payload_format.into(),
+            rate_limit_per_second: ep.rate_limit_per_second,
+            headers: ep.headers.as_slice().into(),
             created_at: ep.created_at,
             updated_at: ep.updated_at,
         }

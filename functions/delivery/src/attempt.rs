@@ -10,7 +10,7 @@ use courier::endpoint::Endpoint;
 use courier::ids::DeliveryId;
 use courier::message::{DeliveryMessage, ReceivedMessage};
 use courier::policy::{self, AttemptResult, Decision, NextStep};
-use courier::ports::StoreError;
+use courier::ports::{Recorded, StoreError};
 use time::OffsetDateTime;
 
 use crate::{Deliverer, Handled};
@@ -119,6 +119,13 @@ impl Deliverer {
                     if let Some(wait) = turn {
                         return self.put_back(received, wait, clock).await;
                     }
+                }
+                // The rate limit's slot before the probe's claim: a probe
+                // waiting for a later window would hold the claim.
+                if let Some(held) = self.keep_pace(received, endpoint, clock).await {
+                    return held;
+                }
+                if probe {
                     match self.claim_probe(endpoint, spread).await {
                         Ok(None) => {}
                         Ok(Some(wait)) => return self.put_back(received, wait, clock).await,
@@ -217,8 +224,13 @@ impl Deliverer {
         clock: &crate::BatchClock,
     ) -> Handled {
         match self.store.record_attempt(&entry, &self.rules).await {
-            Ok(true) => crate::log_attempt(&entry),
-            Ok(false) => {
+            Ok(Recorded::Counted(outcome)) => {
+                crate::log_attempt(&entry);
+                self.report_counted(&entry, outcome).await;
+            }
+            // Counted from the stream, whose handler reports it.
+            Ok(Recorded::Deferred) => crate::log_attempt(&entry),
+            Ok(Recorded::Duplicate) => {
                 // Another copy logged this attempt first: it owns it. The next
                 // receive reads the chain again and acts on what it says.
                 tracing::info!(message_id = %entry.message_id, attempt = entry.attempt, "attempt already logged by another copy");
@@ -245,7 +257,7 @@ impl Deliverer {
     /// Makes the message come back after `wait` (within SQS's 12 hours from
     /// the receive). If that fails, it comes back after the queue's own
     /// visibility timeout, and the chain says it is not yet due.
-    async fn put_back(
+    pub(crate) async fn put_back(
         &self,
         received: &ReceivedMessage,
         wait: Duration,

@@ -37,6 +37,8 @@
 
 mod attempt;
 mod guard;
+mod operational;
+mod rate;
 mod sender;
 mod sqs;
 mod stream;
@@ -51,6 +53,7 @@ use courier::config::Settings;
 use courier::endpoint::Endpoint;
 use courier::ids::{EndpointId, TenantId};
 use courier::message::{DeliveryMessage, ReceivedMessage};
+use courier::operational::Operations;
 use courier::ports::{DeliveryQueue, Store, StoreError};
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -58,7 +61,7 @@ use tokio::time::Instant;
 pub use guard::{Blocked, PublicResolver, check_literal};
 pub use sender::{AttemptReport, Sender, SenderError};
 pub use sqs::{batch_response, deadline_of, handle_sqs_event, received_messages};
-pub use stream::handle_stream_event;
+pub use stream::{StreamError, count_and_report, handle_stream_event};
 
 /// Messages of a batch delivered at the same time.
 const CONCURRENCY: usize = 32;
@@ -76,6 +79,8 @@ pub struct Deliverer {
     rules: HealthRules,
     /// [`courier::policy::fault_backoff`]'s unit: 1 s, scaled down in tests.
     fault_unit: Duration,
+    /// Publishes the operational webhooks about what counting did.
+    operations: Operations,
 }
 
 /// What became of one message.
@@ -123,6 +128,7 @@ impl Deliverer {
     ) -> Result<Self, SenderError> {
         let sender = Sender::new(&settings)?;
         Ok(Self {
+            operations: Operations::new(store.clone(), queue.clone(), &settings),
             store,
             queue,
             sender,
@@ -142,6 +148,12 @@ impl Deliverer {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The publisher of operational webhooks (the stream handler publishes
+    /// through it too).
+    pub fn operations(&self) -> &Operations {
+        &self.operations
     }
 
     /// The circuit breaker's and auto-disable's rules in force (the stream

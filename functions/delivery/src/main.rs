@@ -28,7 +28,10 @@ async fn main() -> Result<(), Error> {
             let source = event.payload["Records"][0]["eventSource"].as_str();
             let response = if source == Some("aws:dynamodb") {
                 let records: StreamEvent = serde_json::from_value(event.payload)?;
-                serde_json::to_value(handle_stream_event(&*store, records, &rules).await)?
+                let operations = deliverer.operations();
+                serde_json::to_value(
+                    handle_stream_event(&*store, operations, records, &rules).await,
+                )?
             } else {
                 let records: SqsEvent = serde_json::from_value(event.payload)?;
                 serde_json::to_value(handle_sqs_event(&deliverer, records, deadline).await)?

@@ -1,5 +1,6 @@
-//! Sends one attempt: builds the signed request, POSTs it with the shared
-//! client, and classifies what came back.
+//! Sends one attempt: builds the signed request (the service's headers,
+//! then the endpoint's custom ones), POSTs it with the shared client, and
+//! classifies what came back.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use courier::attempt::{ErrorClass, RESPONSE_BODY_LIMIT, truncate_body};
 use courier::config::Settings;
 use courier::endpoint::{Endpoint, PayloadFormat};
 use courier::event::{Event, TenantField};
+use courier::headers::{CustomHeader, MASK};
 use courier::policy::AttemptResult;
 use courier::signing::{signature_header, simple_signature_header};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -27,7 +29,8 @@ pub struct AttemptReport {
     pub error: Option<String>,
     /// First 4 KiB of the response body.
     pub response_body: Option<String>,
-    /// The headers sent, signature values redacted.
+    /// The headers sent, signature values redacted, custom header values
+    /// masked.
     pub request_headers: Vec<(String, String)>,
 }
 
@@ -97,7 +100,7 @@ impl Sender {
         let now = OffsetDateTime::now_utc();
         let body = event.body_as(endpoint.payload_format, &self.tenant_field);
         let headers = self.headers(endpoint, event, attempt, now, &body);
-        let request_headers = redacted(&headers, self.simple_signature.as_ref());
+        let request_headers = redacted(&headers, self.simple_signature.as_ref(), &endpoint.headers);
         let started = Instant::now();
         let fail = |class: ErrorClass, error: String, status: Option<u16>| AttemptReport {
             result: AttemptResult::Failed(class),
@@ -206,6 +209,20 @@ impl Sender {
                 h.insert(name.clone(), value);
             }
         }
+        for custom in &endpoint.headers {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(custom.name.as_bytes()),
+                HeaderValue::from_str(&custom.value),
+            ) else {
+                continue;
+            };
+            // The API refuses the service's names; this keeps a header
+            // stored before a setting renamed one (the simple signature's)
+            // from replacing the service's own.
+            if !h.contains_key(&name) {
+                h.insert(name, value);
+            }
+        }
         h
     }
 }
@@ -242,9 +259,14 @@ fn classify(e: &reqwest::Error) -> (ErrorClass, String) {
 }
 
 /// The headers for the log, with signature values replaced so the log
-/// cannot be used to forge or replay anything; `simple` is the simple
+/// cannot be used to forge or replay anything, and the endpoint's custom
+/// header values (possibly credentials) masked; `simple` is the simple
 /// signature's configured name.
-fn redacted(headers: &HeaderMap, simple: Option<&HeaderName>) -> Vec<(String, String)> {
+fn redacted(
+    headers: &HeaderMap,
+    simple: Option<&HeaderName>,
+    custom: &[CustomHeader],
+) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
@@ -252,6 +274,11 @@ fn redacted(headers: &HeaderMap, simple: Option<&HeaderName>) -> Vec<(String, St
                 redact_each(value, "v1,<redacted>")
             } else if Some(name) == simple {
                 redact_each(value, "sha256=<redacted>")
+            } else if custom
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(name.as_str()))
+            {
+                MASK.to_owned()
             } else {
                 value.to_str().unwrap_or_default().to_owned()
             };
@@ -290,4 +317,38 @@ fn tls_config() -> rustls::ClientConfig {
     .expect("ring supports the default TLS versions")
     .with_root_certificates(roots)
     .with_no_client_auth()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use courier::headers::CustomHeader;
+
+    #[test]
+    fn custom_headers_follow_the_services_own_and_are_masked_in_the_log() {
+        let sender = Sender::new(&Settings::default()).unwrap();
+        let tenant = courier_testkit::unique_tenant();
+        let mut ep = courier_testkit::endpoint(&tenant, &["*"]);
+        ep.headers = vec![
+            CustomHeader {
+                name: "Authorization".into(),
+                value: "Bearer unit-credential".into(),
+            },
+            // As if stored before SIMPLE_SIGNATURE_HEADER_NAME named it.
+            CustomHeader {
+                name: "X-Webhook-Signature".into(),
+                value: "forged".into(),
+            },
+        ];
+        let event = courier_testkit::event(&tenant, "booking.created", "{}");
+        let headers = sender.headers(&ep, &event, 1, OffsetDateTime::now_utc(), b"{}");
+        assert_eq!(headers["authorization"], "Bearer unit-credential");
+        let simple = headers["x-webhook-signature"].to_str().unwrap();
+        assert!(simple.starts_with("sha256="), "the service's own wins");
+
+        let logged = redacted(&headers, sender.simple_signature.as_ref(), &ep.headers);
+        assert!(logged.contains(&("authorization".into(), MASK.into())));
+        assert!(logged.contains(&("x-webhook-signature".into(), "sha256=<redacted>".into())));
+        assert!(logged.iter().all(|(_, v)| !v.contains("unit-credential")));
+    }
 }

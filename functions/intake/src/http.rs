@@ -24,8 +24,8 @@ use courier_http::params::TenantPath;
 use courier_http::problem::ApiError;
 use lambda_runtime::Context;
 
-use crate::fan_out::{FanOutStop, fan_out_deadline};
 use crate::publish::{Intake, PublishError, PublishRequest};
+use courier::fan_out::{FanOutStop, fan_out_deadline};
 
 /// Request bodies are the event without its envelope; this leaves room for
 /// formatting whitespace while the envelope size check gives the real 413.

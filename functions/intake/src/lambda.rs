@@ -15,9 +15,9 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::direct::handle_direct;
-use crate::fan_out::fan_out_deadline;
 use crate::http::now_ms;
 use crate::publish::{Intake, PublishError};
+use courier::fan_out::fan_out_deadline;
 
 /// Answers one invocation: the HTTP response for an API Gateway event, the
 /// publish results for a direct one. A refused direct event fails with

@@ -3,13 +3,12 @@
 
 mod catalogue;
 mod direct;
-mod fan_out;
 mod http;
 mod lambda;
 mod publish;
 
+pub use courier::fan_out::{FAN_OUT_BUDGET, FanOutStop, PAGE};
 pub use direct::{DirectEvent, handle_direct};
-pub use fan_out::{FAN_OUT_BUDGET, FanOutStop, PAGE};
 pub use http::{router, routes, to_api_error};
 pub use lambda::handle_invocation;
 pub use publish::{Intake, PublishError, PublishRequest, Published};

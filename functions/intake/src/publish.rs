@@ -12,7 +12,7 @@
 //! event id; the producer's retry with that id continues from there. One
 //! that dies without a word (out of memory, killed) is taken over from the
 //! start once its lease runs out, and its deliveries, having deterministic
-//! ids ([`crate::fan_out`]), are the same deliveries again, not new chains.
+//! ids ([`courier::fan_out`]), are the same deliveries again, not new chains.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::catalogue::Catalogue;
-use crate::fan_out::{FAN_OUT_BUDGET, FanOutEnd, FanOutStop, fan_out};
+use courier::fan_out::{FAN_OUT_BUDGET, FanOutEnd, FanOutStop, fan_out};
 
 /// How often a publish waiting on another request's fan-out looks again.
 const HELD_POLL: Duration = Duration::from_millis(250);
@@ -272,6 +272,16 @@ impl Intake {
         let event_type: EventTypeName = event_type
             .parse()
             .map_err(|e: courier::event_type::EventTypeError| invalid("type", e.0))?;
+        // Only the service itself publishes these (the operational webhooks).
+        if event_type.is_reserved() {
+            return Err(invalid(
+                "type",
+                format!(
+                    "'{event_type}': event types under '{}' are the service's own operational webhooks and cannot be published",
+                    courier::event_type::RESERVED_PREFIX
+                ),
+            ));
+        }
         if !self.catalogue.contains(&event_type).await? {
             return Err(PublishError::NotInCatalogue(format!(
                 "event type '{event_type}' is not in the catalogue; create it with POST /v1/event-types first"

@@ -260,6 +260,14 @@ pub async fn bad_input_is_refused_and_nothing_is_stored_or_enqueued(b: &dyn Test
             StatusCode::CONFLICT,
             None,
         ),
+        // Reserved for the operational webhooks, though in the catalogue.
+        case(
+            "built-in type",
+            Some("bad-ops"),
+            r#"{"id":"bad-ops","type":"webhooks.endpoint.disabled","data":{}}"#,
+            invalid,
+            Some("type"),
+        ),
         case(
             "malformed type",
             Some("bad-2"),

@@ -7,7 +7,10 @@
 //! own and those of the shared code it uses: the credential check
 //! (`courier::access`), which the api and the intake functions both run,
 //! needs `CredentialStore::api_key_by_hash`, `touch_api_key` and
-//! `portal_session` in each of them.
+//! `portal_session` in each of them. Likewise the fan-out
+//! (`courier::fan_out`) for the intake, and the operational webhooks
+//! (`courier::operational`: an endpoint read, the event stored and fanned
+//! out) for the api and delivery functions that publish them.
 //!
 //! Transactions have no IAM action of their own: each `Put`, `Update` and
 //! `Delete` in a `TransactWriteItems` is authorised as `PutItem`,
@@ -278,6 +281,12 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         "StatsStore::daily_stats",
         DeliveriesTable,
         &["dynamodb:Query"],
+    ),
+    // rate.rs: a limited delivery increments its endpoint's window counter.
+    grant(
+        "RateLimits::take_rate_slot",
+        DeliveriesTable,
+        &["dynamodb:UpdateItem"],
     ),
     // credentials.rs: a key's two items change together in one transaction.
     items(

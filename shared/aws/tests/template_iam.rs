@@ -108,13 +108,23 @@ fn function_crates() -> BTreeMap<String, String> {
 }
 
 /// Shared code that calls ports on behalf of the function crates whose code
-/// names it: the name, and the source folders whose port calls then count
-/// for the crate.
-const SHARED_PORT_CALLERS: [(&str, [&str; 2]); 1] = [
+/// names it: the name, and the source folders (or files) whose port calls
+/// then count for the crate.
+const SHARED_PORT_CALLERS: [(&str, &[&str]); 3] = [
     // The credential check of the api and intake functions.
     (
         "courier_http::access",
-        ["shared/http/src", "shared/core/src/access"],
+        &["shared/http/src", "shared/core/src/access"],
+    ),
+    // The fan-out of the intake, and of the operational webhooks.
+    ("courier::fan_out", &["shared/core/src/fan_out.rs"]),
+    // The operational webhooks the api and delivery functions publish.
+    (
+        "courier::operational",
+        &[
+            "shared/core/src/operational.rs",
+            "shared/core/src/fan_out.rs",
+        ],
     ),
 ];
 
@@ -132,8 +142,13 @@ fn port_methods_called(crate_dir: &str) -> BTreeSet<String> {
             "two port methods are named {name}: this scan needs unique names"
         );
     }
-    let squeezed = |dir: &str| -> Vec<String> {
-        rust_files(dir)
+    let squeezed = |path: &str| -> Vec<String> {
+        let files = if path.ends_with(".rs") {
+            vec![(path.to_owned(), read(path))]
+        } else {
+            rust_files(path)
+        };
+        files
             .iter()
             .map(|(_, text)| squeeze(&Code::new(text).text))
             .collect()

@@ -227,6 +227,16 @@ fn white_label_parameters_refuse_what_the_code_refuses() {
         &long_field,
     ];
     check("TENANT_FIELD", &fields, true);
+    let long_tenant = "t".repeat(65);
+    let tenants = [
+        "platform",
+        "ops-team_1",
+        "ops team",
+        "ops.team",
+        "ö",
+        &long_tenant,
+    ];
+    check("OPERATIONS_TENANT", &tenants, false);
     for (var, value) in [
         ("SIMPLE_SIGNATURE_HEADER_NAME", "X-Prometora-Signature"),
         ("SIMPLE_SIGNATURE_HEADER_NAME", "X-Bookora-Signature"),

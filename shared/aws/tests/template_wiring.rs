@@ -211,6 +211,10 @@ fn parameter_defaults_are_the_code_defaults() {
         d.simple_signature_header_name
     );
     assert_eq!(default_of("TENANT_FIELD"), d.tenant_field.as_str());
+    assert_eq!(
+        default_of("OPERATIONS_TENANT"),
+        d.operations_tenant.as_str()
+    );
     // Empty is the code's default, the product and version: the template
     // does not repeat a version that changes with every release.
     assert_eq!(default_of("USER_AGENT"), "");

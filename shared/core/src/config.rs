@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::event::{DEFAULT_MAX_PAYLOAD_BYTES, TenantField};
+use crate::ids::TenantId;
 use crate::schedule::RetrySchedule;
 
 /// A setting that could not be read; names the variable.
@@ -50,26 +51,9 @@ pub const MAX_HEADER_NAME_LEN: usize = 64;
 /// Longest `USER_AGENT` accepted: a product and version, not a document.
 pub const MAX_USER_AGENT_LEN: usize = 200;
 
-/// Header names the simple signature may not take: those the service sets
-/// and those HTTP owns for the message's framing or the connection.
-const RESERVED_HEADERS: [&str; 9] = [
-    "host",
-    "user-agent",
-    "expect",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Prefixes of reserved names: the Standard Webhooks headers, the body's
-/// `content-*` description and the proxies' headers.
-const RESERVED_PREFIXES: [&str; 3] = ["webhook-", "content-", "proxy-"];
-
 /// `SIMPLE_SIGNATURE_HEADER_NAME`: an HTTP token (RFC 9110), lowercased as
-/// every header is sent, and none the service or HTTP owns.
+/// every header is sent, and none the service or HTTP owns
+/// ([`crate::headers::is_owned`], the rule custom headers follow too).
 fn header_name(value: &str) -> Result<String, String> {
     let name = value.trim().to_ascii_lowercase();
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
@@ -78,9 +62,7 @@ fn header_name(value: &str) -> Result<String, String> {
             "'{value}' is not an HTTP header name of 1 to {MAX_HEADER_NAME_LEN} letters, digits and -.!#$%&'*+^_`|~"
         ));
     }
-    if RESERVED_HEADERS.contains(&name.as_str())
-        || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
-    {
+    if crate::headers::is_owned(&name) {
         return Err(format!(
             "'{value}' is a header the service or HTTP itself sets"
         ));
@@ -155,6 +137,9 @@ pub struct Settings {
     /// `CIRCUIT_OPEN_AFTER`: failures among them that open it (a larger
     /// value is taken as `CIRCUIT_WINDOW`).
     pub circuit_open_after: u32,
+    /// `OPERATIONS_TENANT`: the tenant whose endpoints receive the
+    /// operational webhooks ([`crate::operational`]).
+    pub operations_tenant: TenantId,
 }
 
 impl Default for Settings {
@@ -173,6 +158,7 @@ impl Default for Settings {
             max_endpoints_per_tenant: 100,
             circuit_window: 32,
             circuit_open_after: 20,
+            operations_tenant: TenantId::platform(),
         }
     }
 }
@@ -241,6 +227,10 @@ impl Settings {
             circuit_open_after: num("CIRCUIT_OPEN_AFTER")?
                 .map(|n| n as u32)
                 .unwrap_or(d.circuit_open_after),
+            operations_tenant: text(&get, "OPERATIONS_TENANT", |v| {
+                v.trim().parse().map_err(|e: crate::ids::IdError| e.0)
+            })?
+            .unwrap_or(d.operations_tenant),
         };
         // More failures than the window holds could never open the circuit:
         // taken as the whole window (the template cannot check one parameter
@@ -292,6 +282,7 @@ mod tests {
         assert_eq!(s.tenant_field.as_str(), "tenantId");
         assert_eq!(s.max_endpoints_per_tenant, 100);
         assert_eq!((s.circuit_window, s.circuit_open_after), (32, 20));
+        assert_eq!(s.operations_tenant.as_str(), "platform");
         assert_eq!(s.health_rules(), crate::circuit::HealthRules::default());
     }
 
@@ -342,6 +333,10 @@ mod tests {
         );
         let capped = read(&[("CIRCUIT_WINDOW", "10"), ("CIRCUIT_OPEN_AFTER", "11")]).unwrap();
         assert_eq!(capped.circuit_open_after, 10, "at most the window");
+        let ops = read(&[("OPERATIONS_TENANT", " ops_team ")]).unwrap();
+        assert_eq!(ops.operations_tenant.as_str(), "ops_team");
+        let e = read(&[("OPERATIONS_TENANT", "ops team")]).unwrap_err();
+        assert_eq!(e.var, "OPERATIONS_TENANT");
         let raised = read(&[("MAX_ENDPOINTS_PER_TENANT", "10000")]).unwrap();
         assert_eq!(raised.max_endpoints_per_tenant, 10_000);
     }

@@ -6,6 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::circuit::Circuit;
 use crate::event_type::EventTypeFilter;
+use crate::headers::CustomHeader;
 use crate::ids::{EndpointId, TenantId};
 use crate::signing::Secret;
 
@@ -94,6 +95,14 @@ pub struct Endpoint {
     /// Body format.
     #[serde(default)]
     pub payload_format: PayloadFormat,
+    /// Headers sent with every attempt, in the order given; sealed at rest
+    /// with the secrets (see [`crate::headers`]).
+    #[serde(default)]
+    pub headers: Vec<CustomHeader>,
+    /// Most attempts per second this endpoint receives (1–1000); `None`
+    /// for no limit. Deliveries above the rate wait, spending no attempt.
+    #[serde(default)]
+    pub rate_limit_per_second: Option<u32>,
     /// Current secret first, then rotated-out ones still in their grace
     /// period, newest first; at most [`MAX_SIGNING_SECRETS`].
     pub secrets: Vec<SigningSecret>,
@@ -155,6 +164,8 @@ impl Endpoint {
             circuit: Circuit::default(),
             probe_lease_until: None,
             payload_format: PayloadFormat::Default,
+            headers: Vec::new(),
+            rate_limit_per_second: None,
             secrets: vec![SigningSecret {
                 secret: Secret::generate(),
                 expires_at: None,

@@ -15,6 +15,26 @@ pub struct EventTypeError(pub String);
 /// Longest event-type name accepted.
 pub const MAX_EVENT_TYPE_LEN: usize = 128;
 
+/// The prefix of the built-in operational types ([`crate::operational`]),
+/// which no producer may publish and no one may add to the catalogue.
+pub const RESERVED_PREFIX: &str = "webhooks.";
+
+/// The built-in types and their catalogue descriptions, in name order.
+pub const BUILT_IN: [(&str, &str); 3] = [
+    (
+        crate::operational::DELIVERY_EXHAUSTED,
+        "A delivery to a tenant's endpoint failed its last attempt (operations tenant only).",
+    ),
+    (
+        crate::operational::ENDPOINT_DISABLED,
+        "A tenant's endpoint was disabled after consecutive failures or a 410 Gone (operations tenant only).",
+    ),
+    (
+        crate::operational::ENDPOINT_ENABLED,
+        "A tenant's disabled endpoint was enabled again (operations tenant only).",
+    ),
+];
+
 /// An event-type name: dot-separated segments of `a–z A–Z 0–9 _ -`, such as
 /// `booking.payment_succeeded`. No empty segment, no leading or trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +44,16 @@ impl EventTypeName {
     /// The name as written.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// True for a name under [`RESERVED_PREFIX`].
+    pub fn is_reserved(&self) -> bool {
+        self.0.starts_with(RESERVED_PREFIX)
+    }
+
+    /// True for one of the [`BUILT_IN`] types.
+    pub fn is_built_in(&self) -> bool {
+        BUILT_IN.iter().any(|(name, _)| *name == self.0)
     }
 
     /// Every filter that selects this name: `*`, each prefix wildcard, and
@@ -173,6 +203,21 @@ pub struct EventType {
     pub created_at: OffsetDateTime,
 }
 
+impl EventType {
+    /// The [`BUILT_IN`] types as catalogue entries, in name order; their
+    /// `createdAt` is the release that added them.
+    pub fn built_ins() -> Vec<Self> {
+        BUILT_IN
+            .iter()
+            .map(|(name, description)| Self {
+                name: EventTypeName((*name).to_owned()),
+                description: (*description).to_owned(),
+                created_at: time::macros::datetime!(2026-12-01 00:00 UTC),
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +234,22 @@ mod tests {
         for bad in ["", ".a", "a.", "a..b", "a b", "a.*", "*", "ä"] {
             assert!(bad.parse::<EventTypeName>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_built_ins_are_valid_reserved_names_in_name_order() {
+        let names: Vec<EventTypeName> =
+            EventType::built_ins().into_iter().map(|t| t.name).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.as_str().parse::<EventTypeName>().as_ref() == Ok(n))
+        );
+        assert!(names.iter().all(|n| n.is_built_in() && n.is_reserved()));
+        assert!(names.is_sorted());
+        let other = name("webhooks.other");
+        assert!(other.is_reserved() && !other.is_built_in());
+        assert!(!name("webhook.test").is_reserved());
     }
 
     #[test]

@@ -67,6 +67,11 @@ impl TenantId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `platform`: the default `OPERATIONS_TENANT`.
+    pub fn platform() -> Self {
+        Self("platform".into())
+    }
 }
 
 impl FromStr for TenantId {
@@ -93,6 +98,13 @@ impl EventId {
     /// A fresh `evt_` + ULID id.
     pub fn generate() -> Self {
         Self(format!("evt_{}", next_ulid()))
+    }
+    /// `evt_` + 32 hex digits of a SHA-256 over `input`: the same facts give
+    /// the same id, so an event published twice about one fact is stored once
+    /// (the operational webhooks, [`crate::operational`]).
+    pub fn derived(input: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Self(format!("evt_{}", hex::encode(&Sha256::digest(input)[..16])))
     }
     /// The id as sent in `webhook-id`.
     pub fn as_str(&self) -> &str {

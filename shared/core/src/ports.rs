@@ -85,6 +85,27 @@ pub struct OutcomeRecorded {
     pub disabled: Option<DisabledReason>,
 }
 
+/// What [`DeliveryLog::record_attempt`] did with an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Another copy of the message logged this attempt first; nothing changed.
+    Duplicate,
+    /// Logged and counted in the same step (the embedded store): what the
+    /// counting did to the endpoint, `None` when nothing was counted (a
+    /// skipped attempt, or the endpoint is gone).
+    Counted(Option<OutcomeRecorded>),
+    /// Logged; counted later from the table's stream (DynamoDB), whose
+    /// handler reports what the counting did.
+    Deferred,
+}
+
+impl Recorded {
+    /// True when the entry is new (this call logged it).
+    pub fn is_new(&self) -> bool {
+        !matches!(self, Self::Duplicate)
+    }
+}
+
 /// Endpoints of tenants.
 #[async_trait]
 pub trait EndpointStore: Send + Sync {
@@ -209,15 +230,16 @@ pub trait EventStore: Send + Sync {
 pub trait DeliveryLog: Send + Sync {
     /// Logs one attempt under its id, unless an entry with that id is
     /// already stored (another copy of the message logged this attempt
-    /// first): then `Ok(false)` and nothing changes. A new entry is counted
-    /// exactly once in its endpoint's daily statistics, failure counter and
-    /// circuit, under `rules` — the embedded store in the same step,
-    /// DynamoDB from the table's stream, seconds later.
+    /// first): then [`Recorded::Duplicate`] and nothing changes. A new entry
+    /// is counted exactly once in its endpoint's daily statistics, failure
+    /// counter and circuit, under `rules` — the embedded store in the same
+    /// step ([`Recorded::Counted`]), DynamoDB from the table's stream,
+    /// seconds later ([`Recorded::Deferred`]).
     async fn record_attempt(
         &self,
         attempt: &DeliveryAttempt,
         rules: &HealthRules,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Recorded, StoreError>;
     /// The entry under `id` (expired ones too, until removed: entries are
     /// kept until their chain can no longer continue, see the delivery
     /// function); may miss an entry written a moment ago.
@@ -286,14 +308,41 @@ pub trait EventTypeStore: Send + Sync {
     async fn delete_event_type(&self, name: &EventTypeName) -> Result<bool, StoreError>;
 }
 
+/// The shared counters of per-endpoint rate limits (see [`crate::rate`]).
+#[async_trait]
+pub trait RateLimits: Send + Sync {
+    /// Counts one more delivery to the endpoint in `window` (a unix second)
+    /// and returns the count, 1 for the first: one atomic increment shared
+    /// by every caller. Counters are kept [`crate::rate::WINDOW_RETENTION`]
+    /// after their second.
+    async fn take_rate_slot(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        window: i64,
+    ) -> Result<u64, StoreError>;
+}
+
 /// Everything the functions need from storage, as one object.
 pub trait Store:
-    EndpointStore + EventStore + DeliveryLog + StatsStore + EventTypeStore + CredentialStore
+    EndpointStore
+    + EventStore
+    + DeliveryLog
+    + StatsStore
+    + EventTypeStore
+    + CredentialStore
+    + RateLimits
 {
 }
 
 impl<T> Store for T where
-    T: EndpointStore + EventStore + DeliveryLog + StatsStore + EventTypeStore + CredentialStore
+    T: EndpointStore
+        + EventStore
+        + DeliveryLog
+        + StatsStore
+        + EventTypeStore
+        + CredentialStore
+        + RateLimits
 {
 }
 

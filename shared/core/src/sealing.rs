@@ -1,8 +1,14 @@
 //! Sealing of stored secrets with AES-256-GCM: the building blocks every
 //! [`SecretSealer`] uses, the local-key sealer of the embedded backend, and
 //! the conversion of an endpoint's signing secrets (the current one and
-//! those still in a rotation's grace period) to and from their sealed form
-//! at the storage boundary.
+//! those still in a rotation's grace period) and its custom headers (whose
+//! values may be credentials) to and from their sealed form at the storage
+//! boundary.
+//!
+//! The sealed plaintext is the JSON object `{"secrets": [...], "headers":
+//! [...]}`. Values sealed before custom headers existed hold the bare
+//! secrets array; they still open, with no headers, and take the object
+//! form at the endpoint's next write.
 //!
 //! Sealed bytes start with a format byte: [`LOCAL_FORMAT`] is
 //! `nonce (12) || ciphertext+tag` under a key the process holds;
@@ -16,7 +22,10 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 use rand::RngCore;
 
+use serde::{Deserialize, Serialize};
+
 use crate::endpoint::{Endpoint, SigningSecret};
+use crate::headers::CustomHeader;
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::{SealError, SecretSealer, StoreError};
 
@@ -129,13 +138,35 @@ fn store_error(e: SealError) -> StoreError {
     StoreError::Unavailable(format!("endpoint secrets: {e}"))
 }
 
-/// The endpoint's secrets list (current first, then those in a grace
-/// period) sealed as one value.
+/// What an endpoint keeps sealed, as one value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedParts {
+    /// Its signing secrets: current first, then those in a grace period.
+    pub secrets: Vec<SigningSecret>,
+    /// Its custom headers, in order.
+    #[serde(default)]
+    pub headers: Vec<CustomHeader>,
+}
+
+/// The two forms a sealed value's plaintext takes.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Opened {
+    Parts(SealedParts),
+    /// Sealed before custom headers existed: the secrets list alone.
+    SecretsOnly(Vec<SigningSecret>),
+}
+
+/// The endpoint's secrets and custom headers sealed as one value.
 pub async fn seal_secrets(
     sealer: &dyn SecretSealer,
     endpoint: &Endpoint,
 ) -> Result<Vec<u8>, StoreError> {
-    let plain = serde_json::to_vec(&endpoint.secrets)
+    let parts = SealedParts {
+        secrets: endpoint.secrets.clone(),
+        headers: endpoint.headers.clone(),
+    };
+    let plain = serde_json::to_vec(&parts)
         .map_err(|e| StoreError::Unavailable(format!("could not encode secrets: {e}")))?;
     sealer
         .seal(&context(&endpoint.tenant_id, endpoint.id), &plain)
@@ -143,19 +174,37 @@ pub async fn seal_secrets(
         .map_err(store_error)
 }
 
-/// The secrets list [`seal_secrets`] sealed for the endpoint `tenant`/`id`.
+/// What [`seal_secrets`] sealed for the endpoint `tenant`/`id` (or, from
+/// an earlier release, its secrets alone).
 pub async fn open_secrets(
     sealer: &dyn SecretSealer,
     tenant: &TenantId,
     id: EndpointId,
     sealed: &[u8],
-) -> Result<Vec<SigningSecret>, StoreError> {
+) -> Result<SealedParts, StoreError> {
     let plain = sealer
         .open(&context(tenant, id), sealed)
         .await
         .map_err(store_error)?;
-    serde_json::from_slice(&plain)
-        .map_err(|e| StoreError::Unavailable(format!("could not decode secrets: {e}")))
+    // No serde error text: it could quote a piece of the plaintext.
+    match serde_json::from_slice(&plain) {
+        Ok(Opened::Parts(parts)) => Ok(parts),
+        Ok(Opened::SecretsOnly(secrets)) => Ok(SealedParts {
+            secrets,
+            headers: Vec::new(),
+        }),
+        Err(_) => Err(StoreError::Unavailable(
+            "could not decode the sealed secrets".into(),
+        )),
+    }
+}
+
+impl SealedParts {
+    /// Puts the opened secrets and headers into `endpoint`.
+    pub fn apply_to(self, endpoint: &mut Endpoint) {
+        endpoint.secrets = self.secrets;
+        endpoint.headers = self.headers;
+    }
 }
 
 #[cfg(test)]
@@ -173,7 +222,27 @@ mod tests {
             now,
         );
         ep.rotate_secret(Secret::generate(), time::Duration::hours(1), now);
+        ep.headers = vec![CustomHeader {
+            name: "Authorization".into(),
+            value: "Bearer header-credential".into(),
+        }];
         ep
+    }
+
+    #[tokio::test]
+    async fn secrets_sealed_before_custom_headers_still_open() {
+        let sealer = LocalSealer::generate();
+        let ep = endpoint();
+        let old_form = serde_json::to_vec(&ep.secrets).unwrap();
+        let sealed = sealer
+            .seal(&context(&ep.tenant_id, ep.id), &old_form)
+            .await
+            .unwrap();
+        let opened = open_secrets(&sealer, &ep.tenant_id, ep.id, &sealed)
+            .await
+            .unwrap();
+        assert_eq!(opened.secrets, ep.secrets);
+        assert!(opened.headers.is_empty());
     }
 
     #[tokio::test]
@@ -183,10 +252,12 @@ mod tests {
         let sealed = seal_secrets(&sealer, &ep).await.unwrap();
         let text = String::from_utf8_lossy(&sealed);
         assert!(!text.contains("whsec_"), "no plaintext in the sealed form");
+        assert!(!text.contains("header-credential"), "nor a header value");
         let opened = open_secrets(&sealer, &ep.tenant_id, ep.id, &sealed)
             .await
             .unwrap();
-        assert_eq!(opened, ep.secrets);
+        assert_eq!(opened.secrets, ep.secrets);
+        assert_eq!(opened.headers, ep.headers);
         // Another endpoint, another key, or a flipped bit: refused.
         let other = EndpointId::generate();
         assert!(

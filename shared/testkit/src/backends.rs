@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use courier::embedded::{EmbeddedQueue, EmbeddedStore, QueueSettings};
 use courier::ids::TenantId;
 use courier::ports::Store;
+use courier_aws::{LoggedEntry, StreamAccounting};
 
 use crate::queue::ReceivingQueue;
 
@@ -32,8 +33,21 @@ pub trait TestBackend: Sync {
     /// delivery function counts them from the table's stream, which this
     /// reads and counts.
     async fn count_logged(&self, tenant: &TenantId, rules: &courier::circuit::HealthRules);
+    /// `tenant`'s new log entries as the table's stream hands them to the
+    /// delivery function, with the store that counts them; `None` on the
+    /// embedded store, which counted them as it logged them.
+    async fn stream_batch(&self, tenant: &TenantId) -> Option<StreamBatch>;
     /// This backend, owned (to keep in a test's harness).
     fn owned(&self) -> Box<dyn TestBackend + Send>;
+}
+
+/// A batch of the deliveries table's stream, for tests that run the
+/// delivery function's stream handler.
+pub struct StreamBatch {
+    /// The store the handler counts with.
+    pub accounting: Arc<dyn StreamAccounting>,
+    /// New log entries, in stream order.
+    pub entries: Vec<LoggedEntry>,
 }
 
 /// The embedded adapters.
@@ -53,6 +67,10 @@ impl TestBackend for EmbeddedTestBackend {
     }
 
     async fn count_logged(&self, _tenant: &TenantId, _rules: &courier::circuit::HealthRules) {}
+
+    async fn stream_batch(&self, _tenant: &TenantId) -> Option<StreamBatch> {
+        None
+    }
 
     fn owned(&self) -> Box<dyn TestBackend + Send> {
         Box::new(Self)
@@ -74,6 +92,14 @@ impl TestBackend for AwsTestBackend {
 
     async fn count_logged(&self, tenant: &TenantId, rules: &courier::circuit::HealthRules) {
         crate::stream::count_logged(&crate::aws::store().await, tenant, rules).await;
+    }
+
+    async fn stream_batch(&self, tenant: &TenantId) -> Option<StreamBatch> {
+        let entries = crate::stream::take_logged(tenant).await;
+        Some(StreamBatch {
+            accounting: Arc::new(crate::aws::store().await),
+            entries,
+        })
     }
 
     fn owned(&self) -> Box<dyn TestBackend + Send> {

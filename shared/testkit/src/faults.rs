@@ -253,6 +253,21 @@ impl EndpointStore for FaultyStore {
 }
 
 #[async_trait]
+impl RateLimits for FaultyStore {
+    async fn take_rate_slot(
+        &self,
+        tenant: &TenantId,
+        endpoint: EndpointId,
+        window: i64,
+    ) -> Result<u64, StoreError> {
+        self.faults.before("take_rate_slot").await?;
+        let count = self.inner.take_rate_slot(tenant, endpoint, window).await?;
+        self.faults.after("take_rate_slot").await?;
+        Ok(count)
+    }
+}
+
+#[async_trait]
 impl EventStore for FaultyStore {
     async fn store_event(
         &self,
@@ -290,7 +305,7 @@ impl DeliveryLog for FaultyStore {
         &self,
         attempt: &DeliveryAttempt,
         rules: &HealthRules,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         self.faults.before("record_attempt").await?;
         let written = self.inner.record_attempt(attempt, rules).await?;
         // The write took effect, but its answer is lost (a timeout after

@@ -15,7 +15,9 @@ pub mod samples;
 pub mod standardwebhooks;
 pub mod stream;
 
-pub use backends::{AwsTestBackend, EmbeddedTestBackend, TEST_VISIBILITY, TestBackend};
+pub use backends::{
+    AwsTestBackend, EmbeddedTestBackend, StreamBatch, TEST_VISIBILITY, TestBackend,
+};
 pub use builders::{
     api_key, endpoint, endpoint_at, ensure_event_type, event, portal_token, unique_tenant,
 };
@@ -39,6 +41,7 @@ macro_rules! conformance_tests {
             re_enabling_an_endpoint_resets_its_failure_counter,
             endpoint_delete_removes_it_once,
             rotated_secrets_are_read_back_after_an_update,
+            custom_headers_round_trip_through_every_write,
             subscribed_endpoints_match_exact_all_and_prefix_filters,
             subscribed_endpoints_exclude_disabled_deleted_and_other_tenants,
             subscribed_endpoints_follow_updates,
@@ -69,6 +72,7 @@ macro_rules! conformance_tests {
             stats_past_retention_are_not_returned,
             event_types_create_read_and_delete,
             event_types_list_in_name_order_in_pages,
+            rate_slots_count_per_endpoint_window_and_tenant,
         );
         $crate::conformance_tests!(@backend $backend;
             logged_attempts_are_counted_once,

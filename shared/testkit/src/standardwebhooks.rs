@@ -57,3 +57,18 @@ fn run(library: &str, mut command: Command, input: &[u8]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The case of [`verify_all`] for a request a [`crate::Receiver`] recorded,
+/// signed with `secret` (`whsec_...`).
+pub fn case(secret: &str, request: &crate::RecordedRequest) -> serde_json::Value {
+    let header = |name: &str| request.header(name).unwrap_or_default().to_owned();
+    serde_json::json!({
+        "secret": secret,
+        "headers": {
+            "webhook-id": header("webhook-id"),
+            "webhook-timestamp": header("webhook-timestamp"),
+            "webhook-signature": header("webhook-signature"),
+        },
+        "body": request.body_text(),
+    })
+}

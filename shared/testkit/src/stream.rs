@@ -187,15 +187,11 @@ const MAX_PAGES_PER_READ: usize = 16;
 
 static SHARED: LazyLock<Mutex<Option<Shared>>> = LazyLock::new(|| Mutex::new(None));
 
-/// Counts what `tenant`'s deliveries logged in this process's tables, as
-/// the delivery function does from the stream, under `rules`. Other
-/// tenants' entries wait for their own tests (which may use another
-/// threshold).
-pub async fn count_logged(
-    store: &DynamoStore,
-    tenant: &TenantId,
-    rules: &courier::circuit::HealthRules,
-) {
+/// `tenant`'s log entries written to this process's tables since the last
+/// take, in stream order, as the stream hands them to the delivery
+/// function. Other tenants' entries wait for their own tests (which may
+/// count them under another threshold).
+pub async fn take_logged(tenant: &TenantId) -> Vec<LoggedEntry> {
     let mut guard = SHARED.lock().await;
     let shared = &mut *guard;
     if shared.is_none() {
@@ -213,9 +209,17 @@ pub async fn count_logged(
             .or_default()
             .push(entry);
     }
-    let mine = shared.waiting.remove(tenant).unwrap_or_default();
-    // Other tenants' tests read the stream while this one counts.
-    drop(guard);
+    shared.waiting.remove(tenant).unwrap_or_default()
+}
+
+/// Counts what `tenant`'s deliveries logged in this process's tables, as
+/// the delivery function does from the stream, under `rules`.
+pub async fn count_logged(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    rules: &courier::circuit::HealthRules,
+) {
+    let mine = take_logged(tenant).await;
     if !mine.is_empty() {
         store
             .count_entries(&mine, rules)

@@ -53,6 +53,7 @@ async fn a_batch_counted_part_way_and_handed_over_again_counts_each_entry_once()
                 .record_attempt(&entry, &HealthRules::default())
                 .await
                 .unwrap()
+                .is_new()
         );
     }
     let entries: Vec<_> = reader
@@ -123,6 +124,7 @@ async fn a_stream_read_before_any_write_misses_nothing_after() {
             .record_attempt(&entry, &HealthRules::default())
             .await
             .unwrap()
+            .is_new()
     );
     let read = reader.read().await;
     assert_eq!(read.len(), 1, "{read:?}");

@@ -1,5 +1,5 @@
 //! Endpoint secrets on DynamoDB Local are sealed with KMS (moto): the raw
-//! items hold no secret in plaintext, a plaintext item of an earlier
+//! items hold no secret and no custom header value in plaintext, a plaintext item of an earlier
 //! release is still read and is sealed by its next write, and the data-key
 //! caches keep KMS off the hot path.
 
@@ -13,7 +13,7 @@ use courier::signing::{SECRET_PREFIX, Secret};
 use courier_aws::schema::{PARTITION_KEY, SORT_KEY};
 use courier_aws::{CallCounter, DynamoStore, KmsSealer};
 use courier_testkit::aws;
-use courier_testkit::conformance::{endpoint, unique_tenant};
+use courier_testkit::conformance::{custom_header, endpoint, unique_tenant};
 use time::{Duration, OffsetDateTime};
 
 type Item = std::collections::HashMap<String, AttributeValue>;
@@ -133,6 +133,57 @@ async fn endpoint_items_hold_no_secret_in_plaintext() {
     // Reads still give the secrets.
     let read = store.endpoint(&t, ep.id).await.unwrap().unwrap();
     assert_eq!(read.secrets, rotated.secrets);
+}
+
+/// A custom header's value, sealed with the secrets: no attribute of any
+/// item holds it, on create and after an update and a counting write, and
+/// reads still give it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_header_values_are_never_stored_in_plaintext() {
+    const VALUE: &str = "Bearer header-value-that-must-stay-sealed";
+    let store = aws::store().await;
+    let t = unique_tenant();
+    let mut ep = endpoint(&t, &["*"]);
+    ep.headers = vec![custom_header("Authorization", VALUE)];
+    store.create_endpoint(&ep).await.unwrap();
+    let check = |items: Vec<Item>| {
+        for item in &items {
+            for (name, value) in item {
+                let mut found = Vec::new();
+                texts(value, &mut found);
+                for bytes in &found {
+                    assert!(
+                        !contains(bytes, b"header-value-that-must-stay-sealed"),
+                        "attribute {name} holds a header value in plaintext"
+                    );
+                }
+            }
+        }
+        let item = endpoint_item(&items);
+        assert!(!item.contains_key("headers"), "{item:?}");
+    };
+    check(raw_items(&t.to_string()).await);
+
+    let mut updated = ep.clone();
+    updated.description = "changed".into();
+    updated.headers.push(custom_header("X-Routing-Key", "eu-1"));
+    updated.revision += 1;
+    store.update_endpoint(&ep, &updated).await.unwrap();
+    let at = OffsetDateTime::now_utc() + Duration::minutes(1);
+    let failed = courier_testkit::conformance::failure(at);
+    store
+        .record_outcome(
+            &t,
+            ep.id,
+            &[failed],
+            &courier_testkit::conformance::rules(10),
+        )
+        .await
+        .unwrap();
+    check(raw_items(&t.to_string()).await);
+    let read = store.endpoint(&t, ep.id).await.unwrap().unwrap();
+    assert_eq!(read.headers, updated.headers);
+    assert_eq!(read.consecutive_failures, 1);
 }
 
 /// An endpoint item as releases before sealing wrote it.

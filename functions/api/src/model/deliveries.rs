@@ -195,7 +195,7 @@ pub struct DeliveryDetail {
     /// The URL the attempt went to.
     pub url: String,
     /// The request headers sent, by lower-case name; signature values are
-    /// redacted.
+    /// redacted and custom header values masked as `********`.
     #[schema(example = json!({"content-type": "application/json", "webhook-signature": "v1,<redacted>"}))]
     pub request_headers: BTreeMap<String, String>,
     /// The first 4 KiB of the response body, when a response arrived.

@@ -161,9 +161,17 @@ pub fn whole_number<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::
         // Exact below 2^53; larger values are beyond every limit anyway.
         Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Ok(Some(f as u64)),
         _ => Err(serde::de::Error::custom(format!(
-            "invalid value: {number}, expected a whole number of seconds"
+            "invalid value: {number}, expected a whole number"
         ))),
     }
+}
+
+/// [`whole_number`] for a PATCH field where null differs from absent:
+/// `Some(None)` for null (absent is the field's default, `None`).
+pub fn nullable_whole_number<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Option<u64>>, D::Error> {
+    whole_number(de).map(Some)
 }
 
 #[cfg(test)]
@@ -229,6 +237,8 @@ mod tests {
             NOT_BLANK_PATTERN,
             URL_PATTERN,
             r"^[A-Za-z0-9_-]{1,64}$",
+            crate::model::headers::HEADER_NAME_PATTERN,
+            crate::model::headers::HEADER_VALUE_PATTERN,
         ];
         let mut found = Vec::new();
         collect_patterns(&doc, &mut found);

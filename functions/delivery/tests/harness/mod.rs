@@ -138,9 +138,27 @@ impl Harness {
     }
 
     /// Counts what was logged into statistics and counters, as the
-    /// deployment does (on DynamoDB: from the table's stream).
+    /// deployment does (on DynamoDB: from the table's stream, through the
+    /// delivery function's stream handler, operational webhooks included).
     pub async fn count(&self) {
-        self.backend.count_logged(&self.tenant, &self.rules).await;
+        self.count_tenant(&self.tenant).await;
+    }
+
+    /// [`Self::count`] for `tenant`'s deliveries.
+    pub async fn count_tenant(&self, tenant: &TenantId) {
+        if let Some(batch) = self.backend.stream_batch(tenant).await
+            && !batch.entries.is_empty()
+        {
+            let operations = self.deliverer.operations();
+            courier_delivery::count_and_report(
+                &*batch.accounting,
+                operations,
+                &batch.entries,
+                &self.rules,
+            )
+            .await
+            .expect("counting and reporting logged attempts");
+        }
     }
 
     /// The endpoint's log, oldest first.

@@ -1,7 +1,7 @@
 //! What the functions log: never a credential or a signing secret. The
 //! real binaries at `RUST_LOG=debug` go through every path that handles
 //! one (an endpoint created, its secret revealed and rotated to a given
-//! one, a tenant API key and a portal session created and used, events
+//! one, a custom header holding a credential set on it, a tenant API key and a portal session created and used, events
 //! published with the admin token and with the key, a failed attempt and
 //! its retry, a test event), then every line they printed is searched.
 
@@ -16,6 +16,8 @@ use crate::common::*;
 
 /// A secret the test chooses, so its key bytes are known.
 const GIVEN_SECRET: &str = "whsec_dGhpcy1pcy1hLWdpdmVuLXNlY3JldC1mb3ItbG9ncw==";
+/// A custom header's value: a credential the receiver checks.
+const HEADER_CREDENTIAL: &str = "Bearer custom-header-credential-for-logs";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_or_secret_reaches_the_functions_logs() {
@@ -27,6 +29,8 @@ async fn no_credential_or_secret_reaches_the_functions_logs() {
     create_event_type(&stack, "booking.created").await;
     let (endpoint, first_secret) = create_endpoint(&stack, &tenant, &receiver.url()).await;
     let base = format!("/v1/tenants/{tenant}/endpoints/{endpoint}");
+    let headers = json!({"headers": {"Authorization": HEADER_CREDENTIAL}});
+    call(&stack, Method::PATCH, "api", &base, Some(headers), 200).await;
     let revealed = call(
         &stack,
         Method::GET,
@@ -140,7 +144,15 @@ async fn no_credential_or_secret_reaches_the_functions_logs() {
         ("the rotated-in secret's key bytes", key_bytes(GIVEN_SECRET)),
         ("the tenant API key", key.clone()),
         ("the portal token", portal_token.clone()),
+        ("a custom header's value", HEADER_CREDENTIAL.to_owned()),
     ];
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some(HEADER_CREDENTIAL)),
+        "every attempt carried the custom header"
+    );
     let mut lines = 0;
     for function in ["api", "intake", "delivery"] {
         let output = stack.watch.output(function);

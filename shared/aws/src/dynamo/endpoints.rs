@@ -13,7 +13,7 @@ use courier::ports::{EndpointStore, OutcomeRecorded, Page, StoreError};
 use futures::future::try_join_all;
 
 use super::outcome::Stored;
-use super::sealed::{SECRETS, endpoint_from_item};
+use super::sealed::{HEADERS, SECRETS, endpoint_from_item};
 use super::{
     DynamoStore, Item, backoff, build, first_condition_failed, get_s, into_page, key, n,
     query_first, s, transaction_cancelled, unavailable,
@@ -243,6 +243,7 @@ impl EndpointStore for DynamoStore {
         let mut names = HashMap::from([
             ("#rev".to_owned(), "revision".to_owned()),
             ("#plain".to_owned(), SECRETS.to_owned()),
+            ("#hdrs".to_owned(), HEADERS.to_owned()),
         ]);
         let mut values = HashMap::from([(":prev".to_owned(), n(previous.revision))]);
         let mut sets = Vec::with_capacity(attributes.len());
@@ -258,8 +259,9 @@ impl EndpointStore for DynamoStore {
                     tenant_pk(&previous.tenant_id),
                     endpoint_sk(previous.id),
                 )))
-                // Plaintext secrets of an earlier release go with this write.
-                .update_expression(format!("SET {} REMOVE #plain", sets.join(", ")))
+                // Plaintext secrets of an earlier release go with this write;
+                // headers are never stored in plaintext (they are sealed).
+                .update_expression(format!("SET {} REMOVE #plain, #hdrs", sets.join(", ")))
                 .condition_expression("#rev = :prev")
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))

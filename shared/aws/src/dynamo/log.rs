@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use courier::attempt::{DeliveryAttempt, DeliveryQuery, StatusFilter};
 use courier::ids::{DeliveryId, EndpointId, TenantId};
 use courier::paging::{MAX_PAGE, decode_cursor, encode_cursor, ulid_floor, unix_seconds};
-use courier::ports::{DeliveryLog, Page, StoreError};
+use courier::ports::{DeliveryLog, Page, Recorded, StoreError};
 use ulid::Ulid;
 
 use super::{
@@ -163,7 +163,7 @@ impl DeliveryLog for DynamoStore {
         &self,
         attempt: &DeliveryAttempt,
         _rules: &courier::circuit::HealthRules,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         // Counted later from the table's stream (see the accounting module),
         // by the delivery function with its own rules.
         let put = self
@@ -176,8 +176,8 @@ impl DeliveryLog for DynamoStore {
             .send()
             .await;
         match put {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
+            Ok(_) => Ok(Recorded::Deferred),
+            Err(e) if condition_failed(&e) => Ok(Recorded::Duplicate),
             Err(e) => Err(unavailable(e)),
         }
     }

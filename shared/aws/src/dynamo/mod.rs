@@ -8,7 +8,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | endpoint | `TENANT#{tenant}` | `EP#{ep_id}` | the `Endpoint` in camelCase without `secrets`; `sealedSecrets` (binary: the secrets list sealed by the store's [`SecretSealer`], KMS envelope encryption in production), `lastAttemptMs` (number, for the max of `lastAttemptAt`) |
+//! | endpoint | `TENANT#{tenant}` | `EP#{ep_id}` | the `Endpoint` in camelCase without `secrets` and `headers`; `sealedSecrets` (binary: the secrets list and the custom headers sealed as one value by the store's [`SecretSealer`], KMS envelope encryption in production), `lastAttemptMs` (number, for the max of `lastAttemptAt`) |
 //! | subscription | `SUB#{tenant}#{filter}` | `EP#{ep_id}` | none; exists iff the endpoint is enabled and has that filter as written (`*`, `booking.*`, `booking.created`) |
 //! | event type | `EVENTTYPE` | `{name}` | the `EventType` in camelCase |
 //!
@@ -27,6 +27,7 @@
 //! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut`, `fanOutLeasedUntil` (unix ms: a fan-out in progress holds the event until then), `fanOutResumeAfter` (the last endpoint a stopped fan-out enqueued) | retention |
 //! | attempt | `LOG#{tenant}#{ep_id}` | `{del_id}` ([`courier::ids::DeliveryId::for_attempt`]: the attempt's claim, in time order) | the `DeliveryAttempt` in camelCase, its exact expiry in `expiresAtRfc3339` | its `expiresAt` |
 //! | stats | `STATS#{tenant}#{ep_id}` | `{YYYY-MM-DD}` | `attempts`, `succeeded`, `failed`, `f_{class}` (`f_4xx`, `f_timeout`, ...), `countedSeq` | day + 40 days |
+//! | rate window | `RATE#{tenant}#{ep_id}#{unix second}` | `RATE` | `count` (the takes of that second, see `courier::rate`) | a minute after its second |
 //!
 //! The table's stream (new images) carries each new attempt entry to the
 //! delivery function, which counts it into the statistics and the
@@ -41,6 +42,7 @@ mod event_types;
 mod events;
 mod log;
 mod outcome;
+mod rate;
 mod sealed;
 mod stats;
 

@@ -1,7 +1,8 @@
-//! Endpoint items in sealed form: the `secrets` list is never written; its
-//! sealed bytes (see `courier::sealing`) are stored in `sealedSecrets`.
-//! Items of earlier releases with plaintext `secrets` are still read, and
-//! lose them at their next full write (`update_endpoint` removes them).
+//! Endpoint items in sealed form: the `secrets` list and the custom
+//! `headers` are never written; their sealed bytes (one value, see
+//! `courier::sealing`) are stored in `sealedSecrets`. Items of earlier
+//! releases with plaintext `secrets` are still read, and lose them at their
+//! next full write (`update_endpoint` removes them, and any `headers`).
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -13,7 +14,9 @@ use super::{DynamoStore, Item, from_item, to_item};
 
 /// The plaintext secrets list of items written before sealing; never written now.
 pub(super) const SECRETS: &str = "secrets";
-/// The secrets list, sealed (binary).
+/// The custom headers, whose values may be credentials; never written.
+pub(super) const HEADERS: &str = "headers";
+/// The secrets list and the custom headers, sealed (binary).
 pub(super) const SEALED_SECRETS: &str = "sealedSecrets";
 
 /// An endpoint item's endpoint, its secrets still sealed: `secrets` is
@@ -25,6 +28,7 @@ pub(super) fn endpoint_from_item(
     let sealed = match item.remove(SEALED_SECRETS) {
         Some(AttributeValue::B(b)) => {
             item.insert(SECRETS.into(), AttributeValue::L(Vec::new()));
+            item.remove(HEADERS);
             Some(b.into_inner())
         }
         Some(_) => {
@@ -38,22 +42,26 @@ pub(super) fn endpoint_from_item(
 }
 
 impl DynamoStore {
-    /// The endpoint's attributes as stored: its secrets sealed, no `secrets`.
+    /// The endpoint's attributes as stored: its secrets and headers sealed,
+    /// no `secrets` or `headers`.
     pub(super) async fn endpoint_attributes(&self, ep: &Endpoint) -> Result<Item, StoreError> {
         let sealed = seal_secrets(&*self.sealer, ep).await?;
         let mut item = to_item(ep)?;
         item.remove(SECRETS);
+        item.remove(HEADERS);
         item.insert(SEALED_SECRETS.into(), AttributeValue::B(Blob::new(sealed)));
         Ok(item)
     }
 
-    /// The endpoint [`endpoint_from_item`] read, its secrets opened.
+    /// The endpoint [`endpoint_from_item`] read, its secrets and headers opened.
     pub(super) async fn opened(
         &self,
         (mut ep, sealed): (Endpoint, Option<Vec<u8>>),
     ) -> Result<Endpoint, StoreError> {
         if let Some(sealed) = sealed {
-            ep.secrets = open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed).await?;
+            open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
+                .await?
+                .apply_to(&mut ep);
         }
         Ok(ep)
     }

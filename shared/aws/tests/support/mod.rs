@@ -237,9 +237,14 @@ fn remove_test_modules(text: &str) -> String {
     let mut out = text.to_owned();
     while let Some(at) = out.find("#[cfg(test)]") {
         let rest = &out[at..];
-        let open = rest.find('{').expect("#[cfg(test)] without a block");
-        let close = matching_brace(rest, open);
-        out.replace_range(at..at + close + 1, "");
+        let (open, semi) = (rest.find('{'), rest.find(';'));
+        // `#[cfg(test)] mod tests;`: the tests are in a file of their own.
+        let end = match (open, semi) {
+            (Some(open), semi) if semi.is_none_or(|s| open < s) => matching_brace(rest, open),
+            (_, Some(semi)) => semi,
+            _ => panic!("#[cfg(test)] without a block"),
+        };
+        out.replace_range(at..at + end + 1, "");
     }
     out
 }

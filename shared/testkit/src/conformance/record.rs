@@ -7,7 +7,7 @@ use std::sync::Arc;
 use courier::attempt::{AttemptStatus, DeliveryAttempt, ErrorClass};
 use courier::endpoint::DisabledReason;
 use courier::ids::{DeliveryId, EndpointId, MessageId, TenantId};
-use courier::ports::Store;
+use courier::ports::{OutcomeRecorded, Recorded, Store};
 use futures::future::join_all;
 use time::OffsetDateTime;
 
@@ -48,15 +48,17 @@ pub async fn an_attempt_is_logged_once_under_its_id(store: &dyn Store) {
             .record_attempt(&first, &HealthRules::default())
             .await
             .unwrap()
+            .is_new()
     );
     let mut second = first.clone();
     second.status = AttemptStatus::Succeeded;
     second.http_status = Some(200);
-    assert!(
-        !store
+    assert_eq!(
+        store
             .record_attempt(&second, &HealthRules::default())
             .await
-            .unwrap()
+            .unwrap(),
+        Recorded::Duplicate
     );
     let found = store.find_attempt(&t, ep, first.id).await.unwrap();
     assert_eq!(found.as_ref(), Some(&first));
@@ -84,7 +86,10 @@ pub async fn concurrent_claims_of_one_attempt_log_it_once(store: &dyn Store) {
     let entry = numbered(&t, ep, MessageId::generate(), 2, AttemptStatus::Succeeded);
     let rules = HealthRules::default();
     let wins = join_all((0..8).map(|_| store.record_attempt(&entry, &rules))).await;
-    let logged = wins.into_iter().filter(|w| *w.as_ref().unwrap()).count();
+    let logged = wins
+        .into_iter()
+        .filter(|w| w.as_ref().unwrap().is_new())
+        .count();
     assert_eq!(logged, 1);
 }
 
@@ -106,8 +111,11 @@ pub async fn logged_attempts_are_counted_once(backend: &dyn TestBackend) {
         AttemptStatus::Failed,
     ] {
         let entry = log(status);
-        assert!(store.record_attempt(&entry, &rules).await.unwrap());
-        assert!(!store.record_attempt(&entry, &rules).await.unwrap());
+        assert!(store.record_attempt(&entry, &rules).await.unwrap().is_new());
+        assert_eq!(
+            store.record_attempt(&entry, &rules).await.unwrap(),
+            Recorded::Duplicate
+        );
     }
     backend.count_logged(&t, &rules).await;
     backend.count_logged(&t, &rules).await;
@@ -179,7 +187,19 @@ pub async fn counted_failures_disable_at_the_threshold(backend: &dyn TestBackend
     );
     gone.http_status = Some(410);
     gone.error_class = Some(ErrorClass::ClientError);
-    store.record_attempt(&gone, &rules).await.unwrap();
+    let recorded = store.record_attempt(&gone, &rules).await.unwrap();
+    // The embedded store says what its counting did; DynamoDB counts later.
+    assert!(
+        matches!(
+            recorded,
+            Recorded::Deferred
+                | Recorded::Counted(Some(OutcomeRecorded {
+                    disabled: Some(DisabledReason::Gone),
+                    ..
+                }))
+        ),
+        "{recorded:?}"
+    );
     backend.count_logged(&t, &rules).await;
     let stored = store.endpoint(&t, gone_ep.id).await.unwrap().unwrap();
     assert_eq!(stored.disabled_reason, Some(DisabledReason::Gone));

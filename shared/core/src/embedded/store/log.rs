@@ -19,17 +19,18 @@ impl DeliveryLog for EmbeddedStore {
         &self,
         attempt: &DeliveryAttempt,
         rules: &HealthRules,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let mut s = self.lock();
         let key = (attempt.tenant_id.clone(), attempt.endpoint_id);
         if s.log
             .get(&key)
             .is_some_and(|log| log.contains_key(&attempt.id))
         {
-            return Ok(false);
+            return Ok(Recorded::Duplicate);
         }
         s.insert_entry(attempt.clone());
         // Counted under the same lock: the entry and its effects are one step.
+        let mut counted = None;
         if let (Some(result), Some(observed)) =
             (policy::result_of(attempt), policy::observed(attempt))
         {
@@ -41,8 +42,8 @@ impl DeliveryLog for EmbeddedStore {
                 attempt.created_at.date(),
             );
             s.stats.entry(day).or_default().merge(&delta);
-            if let Some(recorded) =
-                s.apply_outcome(&attempt.tenant_id, attempt.endpoint_id, &[observed], rules)
+            counted = s.apply_outcome(&attempt.tenant_id, attempt.endpoint_id, &[observed], rules);
+            if let Some(recorded) = &counted
                 && let Some(reason) = recorded.disabled
             {
                 crate::metrics::endpoint_disabled();
@@ -53,7 +54,7 @@ impl DeliveryLog for EmbeddedStore {
                 );
             }
         }
-        Ok(true)
+        Ok(Recorded::Counted(counted))
     }
 
     async fn find_attempt(

@@ -1,6 +1,6 @@
 //! All storage ports in one in-memory structure behind a mutex; one file
-//! per port. Endpoints are kept without their secrets, which are kept
-//! sealed beside them (through the same [`SecretSealer`] port as DynamoDB,
+//! per port. Endpoints are kept without their secrets and custom headers,
+//! which are kept sealed beside them (through the same [`SecretSealer`] port as DynamoDB,
 //! with a local key), so the conformance suite covers sealing on both.
 
 mod credentials;
@@ -8,6 +8,7 @@ mod endpoints;
 mod event_types;
 mod events;
 mod log;
+mod rate;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,9 +28,9 @@ use crate::stats::StatsDelta;
 
 #[derive(Default)]
 struct State {
-    /// Endpoints with an empty `secrets` list: see `sealed_secrets`.
+    /// Endpoints with empty `secrets` and `headers`: see `sealed_secrets`.
     endpoints: BTreeMap<(TenantId, EndpointId), Endpoint>,
-    /// Each endpoint's secrets, sealed.
+    /// Each endpoint's secrets and custom headers, sealed.
     sealed_secrets: BTreeMap<(TenantId, EndpointId), Vec<u8>>,
     /// (tenant, filter as written) → enabled endpoints with that filter.
     subscriptions: BTreeMap<(TenantId, String), BTreeSet<EndpointId>>,
@@ -38,6 +39,8 @@ struct State {
     stats: BTreeMap<(TenantId, EndpointId, Date), StatsDelta>,
     event_types: BTreeMap<EventTypeName, EventType>,
     credentials: credentials::Credentials,
+    /// Rate-limit counters: window (unix second) → (tenant, endpoint) → count.
+    rate_windows: BTreeMap<i64, HashMap<(TenantId, EndpointId), u64>>,
 }
 
 struct StoredEventRow {
@@ -57,10 +60,11 @@ impl State {
         Some((ep, self.sealed_secrets.get(key)?.clone()))
     }
 
-    /// Keeps `ep` without its secrets, and `sealed` beside it.
+    /// Keeps `ep` without its secrets and headers, and `sealed` beside it.
     fn keep(&mut self, mut ep: Endpoint, sealed: Vec<u8>) {
         let key = (ep.tenant_id.clone(), ep.id);
         ep.secrets.clear();
+        ep.headers.clear();
         self.endpoints.insert(key.clone(), ep);
         self.sealed_secrets.insert(key, sealed);
     }
@@ -116,9 +120,11 @@ impl EmbeddedStore {
         }
     }
 
-    /// The endpoint as read from the state, its secrets opened.
+    /// The endpoint as read from the state, its secrets and headers opened.
     async fn opened(&self, (mut ep, sealed): (Endpoint, Vec<u8>)) -> Result<Endpoint, StoreError> {
-        ep.secrets = open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed).await?;
+        open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
+            .await?
+            .apply_to(&mut ep);
         Ok(ep)
     }
 

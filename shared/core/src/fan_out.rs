@@ -1,4 +1,5 @@
-//! The streaming fan-out: subscribers are read page by page and their
+//! The streaming fan-out, shared by the intake (producers' events) and the
+//! operational webhooks ([`crate::operational`]): subscribers are read page by page and their
 //! messages built and sent batch by batch, so memory holds a few batches
 //! whatever the endpoint count (a 1,000-endpoint fan-out used to build every
 //! message, each with its own copy of the event, before the first send).
@@ -29,11 +30,12 @@
 
 use std::time::{Duration, Instant};
 
-use courier::event::Event;
-use courier::ids::{EndpointId, MessageId};
-use courier::message::{DeliveryMessage, MESSAGE_FORMAT, Trigger};
-use courier::ports::{DeliveryQueue, QueueError, Store, StoreError};
 use futures::StreamExt;
+
+use crate::event::Event;
+use crate::ids::{EndpointId, MessageId};
+use crate::message::{DeliveryMessage, MESSAGE_FORMAT, Trigger};
+use crate::ports::{DeliveryQueue, QueueError, Store, StoreError};
 
 /// Subscribers read per page (keys only: a page is a few KB).
 pub const PAGE: usize = 100;
