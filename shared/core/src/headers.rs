@@ -43,7 +43,7 @@ pub const MASK: &str = "********";
 
 /// Names the service sets on every attempt or that HTTP owns (framing,
 /// the connection, hop-by-hop headers); compared lowercase.
-const RESERVED: [&str; 9] = [
+pub const RESERVED_NAMES: [&str; 9] = [
     "host",
     "user-agent",
     "expect",
@@ -58,7 +58,7 @@ const RESERVED: [&str; 9] = [
 /// Reserved prefixes: the Standard Webhooks headers (`webhook-id`,
 /// `webhook-signature`, `webhook-attempt`, ...), the body's `content-*`
 /// description (`content-type`, `content-length`) and proxies' headers.
-const RESERVED_PREFIXES: [&str; 3] = ["webhook-", "content-", "proxy-"];
+pub const RESERVED_PREFIXES: [&str; 3] = ["webhook-", "content-", "proxy-"];
 
 /// Why a set of custom headers is refused; every variant but
 /// [`HeaderError::TooMany`] names the header, and none shows a value.
@@ -110,7 +110,8 @@ fn is_tchar(b: u8) -> bool {
 /// any case; the simple signature's configured name is checked apart.
 pub fn is_owned(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    RESERVED.contains(&lower.as_str()) || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
+    RESERVED_NAMES.contains(&lower.as_str())
+        || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
 /// True when `name` may not be a custom header: [`is_owned`], or the

@@ -8,13 +8,13 @@ use std::fmt;
 use courier::config::Settings;
 use courier::headers::{
     CustomHeader, MASK, MAX_CUSTOM_HEADER_NAME_LEN, MAX_CUSTOM_HEADER_VALUE_LEN,
-    MAX_CUSTOM_HEADERS, validate_headers,
+    MAX_CUSTOM_HEADERS, RESERVED_NAMES, RESERVED_PREFIXES, validate_headers,
 };
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 
 use crate::problem::ApiError;
 
@@ -24,6 +24,42 @@ pub const HEADER_NAME_PATTERN: &str = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$";
 /// A header value: printable ASCII, spaces inside only (no CR, LF, tab or
 /// other control characters); 1 to 4096 characters by its length limits.
 pub const HEADER_VALUE_PATTERN: &str = r"^[!-~]([ -~]*[!-~])?$";
+
+/// The names a custom header may not have, as a pattern over tokens: the
+/// reserved names and prefixes in any case (letters as `[Hh]` classes, so
+/// the pattern means the same in ECMA-262, Python and Rust regexes) and the
+/// default simple-signature header. Every name it matches is a token, so
+/// "a token, and not this" is `oneOf` the two patterns.
+pub fn reserved_name_pattern() -> String {
+    fn any_case(text: &str) -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                } else if ".*+?^$|()[]{}\\".contains(c) {
+                    format!("\\{c}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    }
+    let simple = Settings::default().simple_signature_header_name;
+    let names: Vec<String> = RESERVED_NAMES
+        .iter()
+        .copied()
+        .chain([simple.as_str()])
+        .map(any_case)
+        .collect();
+    let prefixes: Vec<String> = RESERVED_PREFIXES
+        .iter()
+        .map(|p| {
+            let rest = MAX_CUSTOM_HEADER_NAME_LEN - p.len();
+            format!("{}[A-Za-z0-9!#$%&'*+.^_`|~-]{{0,{rest}}}", any_case(p))
+        })
+        .collect();
+    format!("^(?:{}|{})$", names.join("|"), prefixes.join("|"))
+}
 
 /// Custom headers as a request gives them: name–value pairs in order.
 #[derive(Debug, Clone, Default)]
@@ -92,11 +128,22 @@ impl Serialize for MaskedHeaders {
 const HEADERS: &str = "Custom headers sent with every attempt: up to 20 names (HTTP tokens of 1 to 256 characters, compared case-insensitively, each at most once) to values of 1 to 4096 printable ASCII characters (spaces inside only). Refused with 422 naming the header: host, user-agent, expect, content-*, webhook-*, proxy-*, the hop-by-hop headers (connection, keep-alive, te, trailer, transfer-encoding, upgrade) and the deployment's simple-signature header (SIMPLE_SIGNATURE_HEADER_NAME, default x-webhook-signature). Values may be credentials: they are stored encrypted, never logged, and shown masked as `********`.";
 
 fn header_object() -> ObjectBuilder {
-    let name = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .min_length(Some(1))
-        .max_length(Some(MAX_CUSTOM_HEADER_NAME_LEN))
-        .pattern(Some(HEADER_NAME_PATTERN));
+    // A token and not a reserved name: exactly one of the two patterns
+    // (every reserved name is a token), so a schema-driven client knows
+    // which names are refused.
+    let name = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_CUSTOM_HEADER_NAME_LEN))
+                .pattern(Some(HEADER_NAME_PATTERN)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(reserved_name_pattern())),
+        );
     let value = ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
@@ -180,8 +227,58 @@ mod tests {
         assert_eq!(shown, r#"{"X-Z":"********","Authorization":"********"}"#);
     }
 
+    /// The reserved-name pattern matches exactly the refused tokens.
+    #[test]
+    fn the_reserved_name_pattern_matches_what_is_refused() {
+        let token = Regex::new(HEADER_NAME_PATTERN).unwrap();
+        let reserved = Regex::new(&reserved_name_pattern()).unwrap();
+        let simple = Settings::default().simple_signature_header_name;
+        let long = format!("webhook-{}", "x".repeat(MAX_CUSTOM_HEADER_NAME_LEN - 8));
+        for text in [
+            "Host",
+            "HOST",
+            "te",
+            "Te",
+            "tE",
+            "tea",
+            "xte",
+            "User-Agent",
+            "expect",
+            "Connection",
+            "keep-alive",
+            "Trailer",
+            "Transfer-Encoding",
+            "upgrade",
+            "Webhook-Id",
+            "webhook-",
+            "WEBHOOK-X.Y",
+            "Content-Type",
+            "content-md5",
+            "Proxy-Authorization",
+            "proxy-",
+            "X-Webhook-Signature",
+            "x-webhook-signatures",
+            "Authorization",
+            "X-Content-Type",
+            "webhook",
+            "contents",
+            "proxyx",
+            long.as_str(),
+            "Accept",
+        ] {
+            let refused = validate_headers(vec![(text.into(), "v".into())], &simple).is_err();
+            // Valid by the document: a token and not reserved (oneOf).
+            let valid_by_doc = token.is_match(text) != reserved.is_match(text);
+            assert_eq!(valid_by_doc, !refused, "{text:?}");
+            assert!(
+                !reserved.is_match(text) || token.is_match(text),
+                "{text:?} reserved but no token"
+            );
+        }
+    }
+
     /// The patterns the document states accept what the API accepts, apart
-    /// from the reserved names, which only the description can state.
+    /// from the reserved names (see the test above).
     #[test]
     fn the_header_patterns_agree_with_the_validation() {
         let name = Regex::new(HEADER_NAME_PATTERN).unwrap();
