@@ -224,12 +224,16 @@ mod tests {
     }
 
     /// Every pattern the document states, each one of the constants here
-    /// (or the tenant id's, from `courier-http`).
+    /// (or the tenant id's, from `courier-http`, or the reserved header names').
     #[test]
     fn the_document_states_only_the_tested_patterns() {
         let doc = crate::openapi::document_json().unwrap();
         let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        // The reserved header names' pattern is built from core's lists;
+        // `model::headers` tests it against the validation.
+        let reserved = crate::model::headers::reserved_name_pattern();
         let known = [
+            reserved.as_str(),
             EVENT_TYPE_PATTERN,
             WILDCARD_PATTERN,
             SECRET_PATTERN,
