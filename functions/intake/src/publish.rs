@@ -20,14 +20,16 @@ use std::time::{Duration, Instant};
 use courier::config::Settings;
 use courier::event::{Event, to_millis};
 use courier::event_type::EventTypeName;
-use courier::ids::{EndpointId, EventId, TenantId};
-use courier::ports::{DeliveryQueue, FanOutClaim, Store, StoreError, StoredEvent};
+use courier::ids::{EventId, TenantId};
+use courier::ports::{DeliveryQueue, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::catalogue::Catalogue;
-use courier::fan_out::{FAN_OUT_BUDGET, FanOutEnd, FanOutStop, fan_out};
+use courier::fan_out::{
+    AcceptError, Accepted, FAN_OUT_BUDGET, FanOutStop, WhenHeld, store_and_fan_out,
+};
 
 /// How often a publish waiting on another request's fan-out looks again.
 const HELD_POLL: Duration = Duration::from_millis(250);
@@ -167,26 +169,27 @@ impl Intake {
         deadline: Instant,
     ) -> Result<Published, PublishError> {
         let expires_at = event.created_at + self.settings.retention;
-        let (event, resume_after) = match self.store.store_event(&event, expires_at).await? {
-            StoredEvent::New => (event, None),
-            StoredEvent::Duplicate(stored) => return Ok(duplicate(&stored)),
-            // Fan out what was stored first, so every copy carries the same body.
-            StoredEvent::Unfinished(stored) => match self.claim(&stored, deadline).await? {
-                Some(resume_after) => (stored, resume_after),
-                None => return Ok(duplicate(&stored)),
-            },
-        };
-        let (tenant, event_id) = (&event.tenant_id, &event.id);
-        match fan_out(&*self.store, &*self.queue, &event, resume_after, deadline).await {
-            FanOutEnd::Complete { enqueued, last } => {
-                if let Err(e) = self.store.mark_fanned_out(tenant, event_id).await {
-                    // Every message is queued: the retry only has to mark it.
-                    self.release(&event, last).await;
-                    return Err(e.into());
-                }
+        let (tenant, event_id) = (event.tenant_id.clone(), event.id.clone());
+        let when_held = WhenHeld::Wait { poll: HELD_POLL };
+        match store_and_fan_out(
+            &*self.store,
+            &*self.queue,
+            event,
+            expires_at,
+            deadline,
+            when_held,
+        )
+        .await
+        {
+            Ok(Accepted::Duplicate(stored)) => Ok(duplicate(&stored)),
+            Ok(Accepted::Published {
+                event,
+                enqueued,
+                resumed,
+            }) => {
                 tracing::info!(
                     tenant_id = %tenant, event_id = %event_id, event_type = %event.event_type,
-                    endpoints = enqueued, resumed = resume_after.is_some(), "event accepted"
+                    endpoints = enqueued, resumed, "event accepted"
                 );
                 courier::metrics::event_accepted(enqueued);
                 Ok(Published {
@@ -195,53 +198,13 @@ impl Intake {
                     duplicate: false,
                 })
             }
-            FanOutEnd::Stopped {
-                resume_after,
-                reason,
-            } => {
+            Err(AcceptError::Store(e)) => Err(e.into()),
+            Err(AcceptError::Incomplete(reason)) => {
                 tracing::error!(
                     tenant_id = %tenant, event_id = %event_id, error = %reason,
-                    resume_after = ?resume_after.map(|e| e.to_string()),
                     "fan-out incomplete; producer must retry"
                 );
-                self.release(&event, resume_after).await;
                 Err(PublishError::FanOutIncomplete(reason))
-            }
-        }
-    }
-
-    /// Hands a stopped fan-out on, resuming after `resume_after`. Best
-    /// effort: if this fails too, the lease runs out instead.
-    async fn release(&self, event: &Event, resume_after: Option<EndpointId>) {
-        if let Err(e) = self
-            .store
-            .release_fan_out(&event.tenant_id, &event.id, resume_after)
-            .await
-        {
-            tracing::error!(event_id = %event.id, error = %e, "fan-out release failed");
-        }
-    }
-
-    /// Takes over an unfinished event's fan-out: `Some(resume point)` when
-    /// this request now holds it, `None` when another finished it. While
-    /// another request holds it, waits for it until `deadline`.
-    async fn claim(
-        &self,
-        event: &Event,
-        deadline: Instant,
-    ) -> Result<Option<Option<EndpointId>>, PublishError> {
-        loop {
-            match self
-                .store
-                .claim_fan_out(&event.tenant_id, &event.id)
-                .await?
-            {
-                FanOutClaim::Claimed { resume_after } => return Ok(Some(resume_after)),
-                FanOutClaim::Finished => return Ok(None),
-                FanOutClaim::Held if Instant::now() + HELD_POLL >= deadline => {
-                    return Err(PublishError::FanOutIncomplete(FanOutStop::Busy));
-                }
-                FanOutClaim::Held => tokio::time::sleep(HELD_POLL).await,
             }
         }
     }

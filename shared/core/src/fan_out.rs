@@ -1,5 +1,6 @@
-//! The streaming fan-out, shared by the intake (producers' events) and the
-//! operational webhooks ([`crate::operational`]): subscribers are read page by page and their
+//! Storing an event once and fanning it out ([`store_and_fan_out`]),
+//! shared by the intake (producers' events) and the operational webhooks
+//! ([`crate::operational`]). The fan-out streams: subscribers are read page by page and their
 //! messages built and sent batch by batch, so memory holds a few batches
 //! whatever the endpoint count (a 1,000-endpoint fan-out used to build every
 //! message, each with its own copy of the event, before the first send).
@@ -31,11 +32,12 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use time::OffsetDateTime;
 
 use crate::event::Event;
 use crate::ids::{EndpointId, MessageId};
 use crate::message::{DeliveryMessage, MESSAGE_FORMAT, Trigger};
-use crate::ports::{DeliveryQueue, QueueError, Store, StoreError};
+use crate::ports::{DeliveryQueue, FanOutClaim, QueueError, Store, StoreError, StoredEvent};
 
 /// Subscribers read per page (keys only: a page is a few KB).
 pub const PAGE: usize = 100;
@@ -188,6 +190,120 @@ async fn send(
     queue.enqueue(&messages).await.map(|()| chunk)
 }
 
+/// What to do when another request holds an unfinished event's fan-out.
+#[derive(Debug, Clone, Copy)]
+pub enum WhenHeld {
+    /// Look again every `poll` until the deadline (a producer waits for
+    /// its duplicate's answer).
+    Wait {
+        /// How long between looks.
+        poll: Duration,
+    },
+    /// Stop at once with [`FanOutStop::Busy`] (the holder finishes it).
+    GiveUp,
+}
+
+/// How [`store_and_fan_out`] ended well.
+#[derive(Debug)]
+pub enum Accepted {
+    /// This run stored or took over the event and queued every message.
+    Published {
+        /// The event as fanned out (the stored copy when one existed).
+        event: Event,
+        /// Messages this run enqueued.
+        enqueued: usize,
+        /// True when it continued another run's fan-out.
+        resumed: bool,
+    },
+    /// The event was already fanned out completely: nothing was sent.
+    Duplicate(Event),
+}
+
+/// Why [`store_and_fan_out`] did not finish; the same call again continues.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// Storing, claiming or marking the event failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The event is stored but not queued for every endpoint yet.
+    #[error(transparent)]
+    Incomplete(FanOutStop),
+}
+
+/// Stores `event` once (until `expires_at`) and fans it out, or continues
+/// an unfinished fan-out of the same id from where it stopped; marks it
+/// finished once every message is queued. Any stop releases the fan-out
+/// (best effort: otherwise its lease runs out) with its resume point.
+pub async fn store_and_fan_out(
+    store: &dyn Store,
+    queue: &dyn DeliveryQueue,
+    event: Event,
+    expires_at: OffsetDateTime,
+    deadline: Instant,
+    when_held: WhenHeld,
+) -> Result<Accepted, AcceptError> {
+    let (event, resume_after) = match store.store_event(&event, expires_at).await? {
+        StoredEvent::New => (event, None),
+        StoredEvent::Duplicate(stored) => return Ok(Accepted::Duplicate(stored)),
+        // Fan out what was stored first, so every copy carries the same body.
+        StoredEvent::Unfinished(stored) => {
+            match claim(store, &stored, deadline, when_held).await? {
+                Some(resume_after) => (stored, resume_after),
+                None => return Ok(Accepted::Duplicate(stored)),
+            }
+        }
+    };
+    let resumed = resume_after.is_some();
+    let (resume_point, error) = match fan_out(store, queue, &event, resume_after, deadline).await {
+        FanOutEnd::Complete { enqueued, last } => {
+            match store.mark_fanned_out(&event.tenant_id, &event.id).await {
+                Ok(()) => {
+                    return Ok(Accepted::Published {
+                        event,
+                        enqueued,
+                        resumed,
+                    });
+                }
+                // Every message is queued: the retry only has to mark it.
+                Err(e) => (last, AcceptError::Store(e)),
+            }
+        }
+        FanOutEnd::Stopped {
+            resume_after,
+            reason,
+        } => (resume_after, AcceptError::Incomplete(reason)),
+    };
+    if let Err(e) = store
+        .release_fan_out(&event.tenant_id, &event.id, resume_point)
+        .await
+    {
+        tracing::warn!(event_id = %event.id, error = %e, "fan-out release failed");
+    }
+    Err(error)
+}
+
+/// Takes over an unfinished event's fan-out: `Some(resume point)` when
+/// this run now holds it, `None` when another finished it.
+async fn claim(
+    store: &dyn Store,
+    event: &Event,
+    deadline: Instant,
+    when_held: WhenHeld,
+) -> Result<Option<Option<EndpointId>>, AcceptError> {
+    loop {
+        match store.claim_fan_out(&event.tenant_id, &event.id).await? {
+            FanOutClaim::Claimed { resume_after } => return Ok(Some(resume_after)),
+            FanOutClaim::Finished => return Ok(None),
+            FanOutClaim::Held => match when_held {
+                WhenHeld::Wait { poll } if Instant::now() + poll < deadline => {
+                    tokio::time::sleep(poll).await;
+                }
+                _ => return Err(AcceptError::Incomplete(FanOutStop::Busy)),
+            },
+        }
+    }
+}
+
 fn stopped(resume_after: Option<EndpointId>, reason: FanOutStop) -> FanOutEnd {
     FanOutEnd::Stopped {
         resume_after,
@@ -198,6 +314,73 @@ fn stopped(resume_after: Option<EndpointId>, reason: FanOutStop) -> FanOutEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embedded::{EmbeddedQueue, EmbeddedStore, QueueSettings};
+    use crate::ports::EventStore;
+    use serde_json::value::RawValue;
+
+    fn event() -> Event {
+        Event {
+            id: "evt_held".parse().unwrap(),
+            tenant_id: "store_66f1".parse().unwrap(),
+            event_type: "booking.created".parse().unwrap(),
+            created_at: OffsetDateTime::now_utc(),
+            data: RawValue::from_string("{}".into()).unwrap(),
+        }
+    }
+
+    /// A fan-out another run holds (its lease is live) is waited for only
+    /// when asked, and then only until the deadline; a finished one is a
+    /// duplicate whatever the policy.
+    #[tokio::test]
+    async fn a_held_fan_out_is_waited_for_or_left_to_its_holder() {
+        let store = EmbeddedStore::new();
+        let queue = EmbeddedQueue::new(QueueSettings::default());
+        let expires = OffsetDateTime::now_utc() + time::Duration::days(1);
+        // The first run stores it and so holds its fan-out.
+        store.store_event(&event(), expires).await.unwrap();
+        let soon = Instant::now() + Duration::from_millis(300);
+
+        let started = Instant::now();
+        let given_up = store_and_fan_out(&store, &queue, event(), expires, soon, WhenHeld::GiveUp);
+        let given_up = given_up.await.unwrap_err();
+        assert!(matches!(
+            given_up,
+            AcceptError::Incomplete(FanOutStop::Busy)
+        ));
+        assert!(started.elapsed() < Duration::from_millis(250));
+
+        let poll = Duration::from_millis(50);
+        let waited = store_and_fan_out(
+            &store,
+            &queue,
+            event(),
+            expires,
+            soon,
+            WhenHeld::Wait { poll },
+        );
+        let waited = waited.await.unwrap_err();
+        assert!(matches!(waited, AcceptError::Incomplete(FanOutStop::Busy)));
+        assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+
+        // Released by its holder, the next run takes it over and finishes it.
+        let tenant = event().tenant_id;
+        store
+            .release_fan_out(&tenant, &event().id, None)
+            .await
+            .unwrap();
+        let later = Instant::now() + Duration::from_secs(5);
+        let done = store_and_fan_out(&store, &queue, event(), expires, later, WhenHeld::GiveUp);
+        assert!(matches!(
+            done.await.unwrap(),
+            Accepted::Published {
+                enqueued: 0,
+                resumed: false,
+                ..
+            }
+        ));
+        let again = store_and_fan_out(&store, &queue, event(), expires, later, WhenHeld::GiveUp);
+        assert!(matches!(again.await.unwrap(), Accepted::Duplicate(_)));
+    }
 
     #[test]
     fn the_deadline_is_the_budget_or_the_lambda_deadline_less_the_margin() {

@@ -44,9 +44,11 @@ use crate::config::Settings;
 use crate::endpoint::{DisabledReason, Endpoint};
 use crate::event::{Event, to_millis};
 use crate::event_type::EventTypeName;
-use crate::fan_out::{FAN_OUT_BUDGET, FanOutEnd, FanOutStop, fan_out};
+use crate::fan_out::{
+    AcceptError, Accepted, FAN_OUT_BUDGET, FanOutStop, WhenHeld, store_and_fan_out,
+};
 use crate::ids::{EndpointId, EventId, TenantId};
-use crate::ports::{DeliveryQueue, FanOutClaim, Store, StoreError, StoredEvent};
+use crate::ports::{DeliveryQueue, Store, StoreError};
 
 /// An endpoint was disabled by its failures or a 410.
 pub const ENDPOINT_DISABLED: &str = "webhooks.endpoint.disabled";
@@ -266,64 +268,37 @@ impl Operations {
     }
 
     /// Stores the event once and fans it out to the operations tenant's
-    /// subscribed endpoints; a repeat of a finished one does nothing.
+    /// subscribed endpoints; a repeat of a finished one does nothing. One
+    /// that another publisher holds is left to it.
     async fn publish(&self, event: Event) -> Result<(), OperationalError> {
         let expires_at = event.created_at + self.retention;
-        let (event, resume_after) = match self.store.store_event(&event, expires_at).await? {
-            StoredEvent::New => (event, None),
-            StoredEvent::Duplicate(_) => return Ok(()),
-            StoredEvent::Unfinished(stored) => {
-                match self
-                    .store
-                    .claim_fan_out(&stored.tenant_id, &stored.id)
-                    .await?
-                {
-                    FanOutClaim::Claimed { resume_after } => (stored, resume_after),
-                    FanOutClaim::Finished => return Ok(()),
-                    FanOutClaim::Held => return Err(incomplete(&stored, FanOutStop::Busy)),
-                }
-            }
-        };
         let deadline = Instant::now() + FAN_OUT_BUDGET;
-        let (resume_after, reason) =
-            match fan_out(&*self.store, &*self.queue, &event, resume_after, deadline).await {
-                FanOutEnd::Complete { enqueued, last } => {
-                    match self
-                        .store
-                        .mark_fanned_out(&event.tenant_id, &event.id)
-                        .await
-                    {
-                        Ok(()) => {
-                            tracing::info!(
-                                event_id = %event.id, event_type = %event.event_type,
-                                endpoints = enqueued, "operational event published"
-                            );
-                            return Ok(());
-                        }
-                        Err(e) => (last, FanOutStop::Store(e)),
-                    }
-                }
-                FanOutEnd::Stopped {
-                    resume_after,
-                    reason,
-                } => (resume_after, reason),
-            };
-        // Best effort: if this fails too, the lease runs out instead.
-        if let Err(e) = self
-            .store
-            .release_fan_out(&event.tenant_id, &event.id, resume_after)
-            .await
-        {
-            tracing::warn!(event_id = %event.id, error = %e, "operational fan-out release failed");
+        let event_id = event.id.clone();
+        let accepted = store_and_fan_out(
+            &*self.store,
+            &*self.queue,
+            event,
+            expires_at,
+            deadline,
+            WhenHeld::GiveUp,
+        )
+        .await;
+        match accepted {
+            Ok(Accepted::Published {
+                event, enqueued, ..
+            }) => {
+                tracing::info!(
+                    event_id = %event.id, event_type = %event.event_type,
+                    endpoints = enqueued, "operational event published"
+                );
+                Ok(())
+            }
+            Ok(Accepted::Duplicate(_)) => Ok(()),
+            Err(AcceptError::Store(e)) => Err(e.into()),
+            Err(AcceptError::Incomplete(reason)) => {
+                Err(OperationalError::Incomplete { event_id, reason })
+            }
         }
-        Err(incomplete(&event, reason))
-    }
-}
-
-fn incomplete(event: &Event, reason: FanOutStop) -> OperationalError {
-    OperationalError::Incomplete {
-        event_id: event.id.clone(),
-        reason,
     }
 }
 
