@@ -496,9 +496,10 @@ async fn a_receiver_failing_each_event_once_gets_each_on_its_second_attempt(b: &
     r.pump.stop().await;
     let read = r.store.endpoint(&tenant, ep.id).await.unwrap().unwrap();
     println!(
-        "failing once per event: {} POSTs for 100 events, {} probes, counter {}",
+        "failing once per event: {} POSTs for 100 events, {} probes ({} of them first attempts), counter {}",
         receiver.requests().len(),
         log.iter().filter(|e| e.probe).count(),
+        log.iter().filter(|e| e.probe && e.attempt == 1).count(),
         read.consecutive_failures
     );
     for e in latest.values() {

@@ -12,7 +12,7 @@
 //! | closed  | failed, `open_after` of the last `window` attempts failed | **opens**; next probe after the schedule's first delay |
 //! | open    | a delivery comes back            | waits until `nextAttemptAt`, spending no attempt                       |
 //! | open    | `nextAttemptAt` has come         | one delivery claims the probe and is sent                              |
-//! | open    | a never-tried delivery, within the round's spread | yields the probe to one already tried (below)          |
+//! | open    | a never-tried delivery, within the round's spread and 2 s | yields the probe to one already tried (below) |
 //! | open    | the probe is in flight (leased)  | waits until its lease ends, without trying to claim                    |
 //! | open    | the probe failed                 | counter + 1; next probe after the schedule's next delay (then its last) |
 //! | open    | any attempt succeeded            | **closes**, counter → 0; the waiting deliveries go out                 |
@@ -302,13 +302,19 @@ pub fn gate(
     }
 }
 
+/// How late past its wait a waiting delivery may come back: SQS sets a
+/// visibility in whole seconds (a wait is rounded up, by up to a second)
+/// and a message that became visible is received a moment later.
+pub const RETURN_SLACK: Duration = Duration::from_secs(2);
+
 /// Whether a delivery due at `attempt` may claim the open circuit's probe
 /// now (`None`), or how long it yields first. A delivery never tried yields
-/// for the round's spread (the window in which the waiting deliveries
-/// return) to one that was: it is the older work, and a receiver that
-/// fails only first requests (one that fails once per event) recovers on a
-/// retry, where a first attempt as the probe would fail, count, and in ten
-/// rounds disable a receiver that answers every retry.
+/// for the window in which the waiting deliveries return (the round's
+/// spread plus [`RETURN_SLACK`]) to one that was: it is the older work, and
+/// a receiver that fails only first requests (one that fails once per
+/// event) recovers on a retry, where a first attempt as the probe would
+/// fail, count, and in ten rounds disable a receiver that answers every
+/// retry.
 pub fn probe_turn(
     circuit: &Circuit,
     rules: &HealthRules,
@@ -321,7 +327,7 @@ pub fn probe_turn(
         return None;
     }
     let round = rules.probe_delay(circuit.failed_probes);
-    let first_tries_from = next + spread_window(round);
+    let first_tries_from = next + spread_window(round) + RETURN_SLACK;
     (now < first_tries_from).then(|| staggered((first_tries_from - now).unsigned_abs(), spread))
 }
 

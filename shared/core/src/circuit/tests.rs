@@ -252,19 +252,24 @@ fn a_never_tried_delivery_yields_the_probe_for_the_rounds_spread() {
     let next = ep.circuit.next_attempt_at.unwrap();
     // A retry takes its turn as soon as the probe is due.
     assert_eq!(probe_turn(&ep.circuit, &rules, 2, next, 0.5), None);
-    // A first attempt waits out the round's spread: a tenth of the first
-    // probe delay (60 s at the defaults), staggered like any wait.
+    // A first attempt waits out the round's spread — a tenth of the first
+    // probe delay (60 s at the defaults) — and the two seconds by which a
+    // queue may return a waiting delivery late, staggered like any wait.
     let early = next + Duration::from_secs(1);
     assert_eq!(
         probe_turn(&ep.circuit, &rules, 1, early, 0.0),
-        Some(Duration::from_secs(5))
+        Some(Duration::from_secs(7))
     );
     assert_eq!(
         probe_turn(&ep.circuit, &rules, 1, early, 1.0),
-        Some(Duration::from_millis(5_500))
+        Some(Duration::from_millis(7_700))
     );
     assert_eq!(
-        probe_turn(&ep.circuit, &rules, 1, next + Duration::from_secs(6), 0.5),
+        probe_turn(&ep.circuit, &rules, 1, next + Duration::from_secs(7), 0.5),
+        Some(Duration::from_millis(1_050))
+    );
+    assert_eq!(
+        probe_turn(&ep.circuit, &rules, 1, next + Duration::from_secs(8), 0.5),
         None
     );
     // After a failed probe the round is the schedule's next delay (600 s):
@@ -273,8 +278,16 @@ fn a_never_tried_delivery_yields_the_probe_for_the_rounds_spread() {
     later.failed_probes = 1;
     assert_eq!(
         probe_turn(&later, &rules, 1, next, 0.0),
-        Some(Duration::from_secs(60))
+        Some(Duration::from_secs(62))
     );
+    // At a test's scale (schedule `1,2`) the slack dominates: a first
+    // attempt must not beat a retry whose one-second wait was rounded up.
+    let fast = HealthRules::new(32, 20, 10, &"1,2".parse().unwrap());
+    assert_eq!(
+        probe_turn(&ep.circuit, &fast, 1, next, 0.0),
+        Some(Duration::from_millis(2_100))
+    );
+    assert_eq!(probe_turn(&ep.circuit, &fast, 2, next, 0.0), None);
     // A closed circuit has no turn to wait for.
     assert_eq!(probe_turn(&Circuit::default(), &rules, 1, next, 0.0), None);
 }
