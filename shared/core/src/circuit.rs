@@ -36,7 +36,7 @@
 //! more then; one returning while the probe is in flight waits for its
 //! lease. No log read or write is made for it, and only the first delivery
 //! back tries to claim the probe; a never-tried one that comes back first
-//! reads its chain and yields once more for the round's spread. At the default schedule (probes after 1
+//! reads its chain and yields once more for the round's spread and 2 s. At the default schedule (probes after 1
 //! minute, then every 10) an hour-long outage of one endpoint with 1,000
 //! waiting deliveries takes about seven probe rounds of up to two returns
 //! each: some 14,000 `ChangeMessageVisibility` and 1,400 `ReceiveMessage`
