@@ -301,12 +301,12 @@ fn redact_each(value: &HeaderValue, placeholder: &str) -> String {
 
 /// The TLS configuration of deliveries: rustls on ring and the system's
 /// root certificates, as the SDK's client in `courier_aws` uses, so the
-/// binary carries one TLS stack and one root store, read once.
+/// binary carries one TLS stack and one root store.
 fn tls_config() -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable certificates are skipped, as the SDK's client does.
-    let (added, _) =
-        roots.add_parsable_certificates(courier_aws::roots::system_roots().iter().cloned());
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
     if added == 0 {
         tracing::error!("no root certificates found: every https delivery will fail");
     }

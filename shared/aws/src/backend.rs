@@ -14,7 +14,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_smithy_async::rt::sleep::TokioSleep;
-use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::TimeoutConfig;
@@ -77,11 +77,10 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .sleep_impl(TokioSleep::new())
         // rustls on ring with the system's root certificates: the same TLS
-        // stack and the same roots, loaded once, as deliveries.
+        // stack as deliveries, so the binary links one.
         .http_client(
             aws_smithy_http_client::Builder::new()
                 .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .tls_context(tls_context())
                 .build_https(),
         )
         .timeout_config(
@@ -95,16 +94,6 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         sdk = sdk.endpoint_url(url);
     }
     Ok(sdk.build())
-}
-
-/// The SDK client's trust store: the system's roots as loaded once for the
-/// process ([`crate::roots`]) instead of the SDK's own load of them.
-fn tls_context() -> TlsContext {
-    let trust = TrustStore::empty().with_pem_certificate(crate::roots::system_roots_pem());
-    TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .unwrap_or_default()
 }
 
 /// Names of the tables, the queue URL and the secrets key.

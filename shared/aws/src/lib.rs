@@ -3,8 +3,7 @@
 //! table and queue definitions they rely on ([`schema`]), the wiring from
 //! the environment ([`AwsBackend`]), the IAM actions each port method needs
 //! ([`iam`]), the KMS envelope encryption of stored secrets
-//! ([`KmsSealer`]), the root certificates of every HTTPS client
-//! ([`roots`]) and an SDK call counter ([`CallCounter`]).
+//! ([`KmsSealer`]) and an SDK call counter ([`CallCounter`]).
 //! This is the only crate that names AWS SDK types.
 
 mod backend;
@@ -13,7 +12,6 @@ mod dynamo;
 pub mod iam;
 mod kms;
 pub mod logging;
-pub mod roots;
 pub mod schema;
 mod sqs;
 
