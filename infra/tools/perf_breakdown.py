@@ -93,7 +93,7 @@ def main():
         print(f"{path}: {total} samples in its tasks")
         for name, n in counts.most_common():
             print(f"  {n:6d}  {100 * n / max(total, 1):4.0f}%  {name}")
-    send = "the POST: envelope, signatures, headers, HTTP (Sender::send)"
+    send = CATEGORIES[0][0]
     c, f = by_path["courier delivery"], by_path["fair baseline"]
     beyond = sum(c.values()) - c[send]
     print(f"beyond the POST: courier {beyond} samples, fair baseline {sum(f.values()) - f[send]}"
