@@ -39,6 +39,7 @@ mod attempt;
 mod guard;
 mod operational;
 mod rate;
+mod roots;
 mod sender;
 mod sqs;
 mod stream;

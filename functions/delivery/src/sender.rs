@@ -300,13 +300,12 @@ fn redact_each(value: &HeaderValue, placeholder: &str) -> String {
 }
 
 /// The TLS configuration of deliveries: rustls on ring and the system's
-/// root certificates, as the SDK's client in `courier_aws` uses, so the
-/// binary carries one TLS stack and one root store.
+/// root certificates (its CA bundle: [`crate::roots`]), as the SDK's client
+/// in `courier_aws` uses, so the binary carries one TLS stack.
 fn tls_config() -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable certificates are skipped, as the SDK's client does.
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(found.certs);
+    let (added, _) = roots.add_parsable_certificates(crate::roots::platform_roots());
     if added == 0 {
         tracing::error!("no root certificates found: every https delivery will fail");
     }
