@@ -207,21 +207,23 @@ pub const REQUIRED_ACTIONS: &[Grant] = &[
         &["dynamodb:DeleteItem"],
     ),
     // events.rs
+    // A repeat reads the event and its fan-out's marker in one query.
     grant(
         "EventStore::store_event",
         DeliveriesTable,
-        &["dynamodb:PutItem", "dynamodb:GetItem"],
+        &["dynamodb:PutItem", "dynamodb:Query"],
     ),
     grant(
         "EventStore::mark_fanned_out",
         DeliveriesTable,
-        &["dynamodb:UpdateItem"],
+        &["dynamodb:PutItem"],
     ),
-    // A claim that loses reads the event to tell "held" from "finished".
+    // A claim reads the marker first, and one that loses reads again to
+    // tell "held" from "finished".
     grant(
         "EventStore::claim_fan_out",
         DeliveriesTable,
-        &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+        &["dynamodb:UpdateItem", "dynamodb:Query"],
     ),
     grant(
         "EventStore::release_fan_out",

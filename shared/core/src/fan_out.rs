@@ -256,7 +256,7 @@ pub async fn store_and_fan_out(
     let resumed = resume_after.is_some();
     let (resume_point, error) = match fan_out(store, queue, &event, resume_after, deadline).await {
         FanOutEnd::Complete { enqueued, last } => {
-            match store.mark_fanned_out(&event.tenant_id, &event.id).await {
+            match store.mark_fanned_out(&event, expires_at).await {
                 Ok(()) => {
                     return Ok(Accepted::Published {
                         event,

@@ -201,8 +201,14 @@ pub trait EventStore: Send + Sync {
         event: &Event,
         expires_at: OffsetDateTime,
     ) -> Result<StoredEvent, StoreError>;
-    /// Marks the event's fan-out complete, so a repeat is a duplicate.
-    async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
+    /// Marks the stored `event`'s fan-out complete, so a repeat is a
+    /// duplicate; the mark is kept until `expires_at` and never finishes
+    /// another event stored later under the same id.
+    async fn mark_fanned_out(
+        &self,
+        event: &Event,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// Takes over the fan-out of an unfinished event whose lease (set by
     /// [`Self::store_event`] or an earlier claim) has run out or was released.
     async fn claim_fan_out(

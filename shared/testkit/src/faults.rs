@@ -276,8 +276,12 @@ impl EventStore for FaultyStore {
     ) -> Result<StoredEvent, StoreError> {
         self.inner.store_event(event, expires_at).await
     }
-    async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        self.inner.mark_fanned_out(tenant, id).await
+    async fn mark_fanned_out(
+        &self,
+        event: &Event,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_fanned_out(event, expires_at).await
     }
     async fn claim_fan_out(
         &self,

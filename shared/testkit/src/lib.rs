@@ -57,6 +57,7 @@ macro_rules! conformance_tests {
             another_tenants_ids_are_not_found,
             events_are_new_then_unfinished_then_duplicate,
             an_expired_event_is_absent_and_can_be_stored_again,
+            a_finished_mark_never_finishes_a_later_event_of_the_same_id,
             event_data_bytes_survive_unchanged,
             events_vanish_once_their_time_is_up,
             delivery_round_trips_one_attempt,

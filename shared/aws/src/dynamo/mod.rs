@@ -24,7 +24,8 @@
 //!
 //! | item | pk | sk | attributes | expires |
 //! |---|---|---|---|---|
-//! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut`, `fanOutLeasedUntil` (unix ms: a fan-out in progress holds the event until then), `fanOutResumeAfter` (the last endpoint a stopped fan-out enqueued) | retention |
+//! | event | `EVENT#{tenant}#{event_id}` | `EVENT` | `id`, `tenantId`, `type`, `createdAt`, `data` (the producer's raw JSON as a string), `fannedOut`, `fanOutLeasedUntil` (unix ms: a fan-out in progress holds the event until then), `fanOutResumeAfter` (the last endpoint a stopped fan-out enqueued); `fannedOut` marks finished only items of earlier releases | retention |
+//! | fan-out finished | `EVENT#{tenant}#{event_id}` | `FANNED_OUT` | `eventCreatedNs` (the `createdAt` of the event it marks, unix ns: a mark never finishes a later event of the same id) | retention |
 //! | attempt | `LOG#{tenant}#{ep_id}` | `{del_id}` ([`courier::ids::DeliveryId::for_attempt`]: the attempt's claim, in time order) | the `DeliveryAttempt` in camelCase, its exact expiry in `expiresAtRfc3339` | its `expiresAt` |
 //! | stats | `STATS#{tenant}#{ep_id}` | `{YYYY-MM-DD}` | `attempts`, `succeeded`, `failed`, `f_{class}` (`f_4xx`, `f_timeout`, ...), `countedSeq` | day + 40 days |
 //! | rate window | `RATE#{tenant}#{ep_id}#{unix second}` | `RATE` | `count` (the takes of that second, see `courier::rate`) | a minute after its second |

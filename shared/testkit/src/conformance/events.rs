@@ -29,10 +29,15 @@ pub async fn events_are_new_then_unfinished_then_duplicate(store: &dyn Store) {
         store.store_event(&retried, in_a_week()).await.unwrap(),
         StoredEvent::Unfinished(e.clone())
     );
-    store.mark_fanned_out(&t, &e.id).await.unwrap();
+    store.mark_fanned_out(&e, in_a_week()).await.unwrap();
     assert_eq!(
         store.store_event(&e, in_a_week()).await.unwrap(),
         StoredEvent::Duplicate(e.clone())
+    );
+    assert_eq!(
+        store.store_event(&retried, in_a_week()).await.unwrap(),
+        StoredEvent::Duplicate(e.clone()),
+        "a finished event stays finished"
     );
     // The same id under another tenant is another event.
     let mut other = e.clone();
@@ -50,7 +55,7 @@ pub async fn an_expired_event_is_absent_and_can_be_stored_again(store: &dyn Stor
     let past = OffsetDateTime::now_utc() - Duration::minutes(1);
     assert_eq!(store.store_event(&e, past).await.unwrap(), StoredEvent::New);
     assert_eq!(store.event(&t, &e.id).await.unwrap(), None);
-    store.mark_fanned_out(&t, &e.id).await.unwrap();
+    store.mark_fanned_out(&e, past).await.unwrap();
     assert_eq!(
         store.store_event(&e, in_a_week()).await.unwrap(),
         StoredEvent::New
@@ -58,6 +63,37 @@ pub async fn an_expired_event_is_absent_and_can_be_stored_again(store: &dyn Stor
     assert_eq!(
         store.store_event(&e, in_a_week()).await.unwrap(),
         StoredEvent::Unfinished(e.clone())
+    );
+}
+
+/// The mark of a finished fan-out can outlive its event (a resumed fan-out
+/// marks with its own, later, expiry), yet never finishes an event stored
+/// later under the same id.
+pub async fn a_finished_mark_never_finishes_a_later_event_of_the_same_id(store: &dyn Store) {
+    let t = unique_tenant();
+    let old = event(&t, "booking.created", "{}");
+    let past = OffsetDateTime::now_utc() - Duration::minutes(1);
+    assert_eq!(
+        store.store_event(&old, past).await.unwrap(),
+        StoredEvent::New
+    );
+    store.mark_fanned_out(&old, in_a_week()).await.unwrap();
+    let mut new = old.clone();
+    new.created_at = old.created_at + Duration::seconds(1);
+    new.data = serde_json::value::RawValue::from_string(r#"{"v":2}"#.into()).unwrap();
+    assert_eq!(
+        store.store_event(&new, in_a_week()).await.unwrap(),
+        StoredEvent::New
+    );
+    assert_eq!(
+        store.store_event(&new, in_a_week()).await.unwrap(),
+        StoredEvent::Unfinished(new.clone()),
+        "the old event's mark did not finish the new one"
+    );
+    store.mark_fanned_out(&new, in_a_week()).await.unwrap();
+    assert_eq!(
+        store.store_event(&old, in_a_week()).await.unwrap(),
+        StoredEvent::Duplicate(new.clone())
     );
 }
 

@@ -111,7 +111,7 @@ pub async fn fan_out_lease_is_taken_over_once_and_resumes(store: &dyn Store) {
         3
     );
 
-    store.mark_fanned_out(&t, &e.id).await.unwrap();
+    store.mark_fanned_out(&e, week).await.unwrap();
     store.release_fan_out(&t, &e.id, None).await.unwrap();
     assert_eq!(
         store.claim_fan_out(&t, &e.id).await.unwrap(),

@@ -75,7 +75,9 @@ pub async fn another_tenants_ids_are_not_found(store: &dyn Store) {
     );
 
     assert_eq!(store.event(&b, &e.id).await.unwrap(), None);
-    store.mark_fanned_out(&b, &e.id).await.unwrap();
+    let mut foreign_event = e.clone();
+    foreign_event.tenant_id = b.clone();
+    store.mark_fanned_out(&foreign_event, week).await.unwrap();
     assert_eq!(
         store.store_event(&e, week).await.unwrap(),
         StoredEvent::Unfinished(e.clone()),

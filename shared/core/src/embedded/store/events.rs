@@ -74,8 +74,16 @@ impl EventStore for EmbeddedStore {
         Ok(())
     }
 
-    async fn mark_fanned_out(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        if let Some(row) = self.lock().events.get_mut(&(tenant.clone(), id.clone())) {
+    async fn mark_fanned_out(
+        &self,
+        event: &Event,
+        _expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let key = (event.tenant_id.clone(), event.id.clone());
+        // Only the event stored now: not a later one under the same id.
+        if let Some(row) = self.lock().events.get_mut(&key)
+            && row.event.created_at == event.created_at
+        {
             row.fanned_out = true;
         }
         Ok(())
