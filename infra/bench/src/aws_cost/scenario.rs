@@ -141,12 +141,17 @@ pub async fn run_scenario(
     let (endpoints_table, deliveries_table) = aws::tables().await;
     let clients = [Metered::new(None), Metered::new(None), Metered::new(None)];
     let [intake_clients, delivery_clients, counting_clients] = &clients;
+    // The set-up's sealer (KMS on moto), as a deployment's functions share
+    // the stack's key: a store of its own could not open the secrets. Its
+    // data keys are cached, so it makes one KMS call per run, not counted.
+    let sealer = aws::kms_sealer().await;
     let store = |clients: &Metered| {
         DynamoStore::new(
             clients.dynamodb.clone(),
             &endpoints_table,
             &deliveries_table,
         )
+        .with_sealer(sealer.clone())
     };
     let queue = |clients: &Metered| Arc::new(SqsQueue::new(clients.sqs.clone(), &queue_url));
     let intake = Intake::new(
