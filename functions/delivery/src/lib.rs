@@ -39,7 +39,6 @@ mod attempt;
 mod guard;
 mod operational;
 mod rate;
-mod roots;
 mod sender;
 mod sqs;
 mod stream;

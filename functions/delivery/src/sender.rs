@@ -300,15 +300,11 @@ fn redact_each(value: &HeaderValue, placeholder: &str) -> String {
 }
 
 /// The TLS configuration of deliveries: rustls on ring and the system's
-/// root certificates (its CA bundle: [`crate::roots`]), as the SDK's client
-/// in `courier_aws` uses, so the binary carries one TLS stack.
+/// root certificates as the SDK's client reads them, once per process
+/// ([`courier_aws::roots`]), so the binary carries one TLS stack and one
+/// root store.
 fn tls_config() -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    // Unreadable certificates are skipped, as the SDK's client does.
-    let (added, _) = roots.add_parsable_certificates(crate::roots::platform_roots());
-    if added == 0 {
-        tracing::error!("no root certificates found: every https delivery will fail");
-    }
+    let roots = courier_aws::roots::platform().store.clone();
     rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -14,7 +14,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_smithy_async::rt::sleep::TokioSleep;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoMode};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::TimeoutConfig;
@@ -76,11 +76,17 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .sleep_impl(TokioSleep::new())
-        // rustls on ring with the system's root certificates: the same TLS
-        // stack as deliveries, so the binary links one.
+        // rustls on ring with the system's root certificates, read once
+        // (crate::roots): the same TLS stack and roots as deliveries.
         .http_client(
             aws_smithy_http_client::Builder::new()
                 .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .tls_context(
+                    TlsContext::builder()
+                        .with_trust_store(crate::roots::platform().trust_store())
+                        .build()
+                        .expect("a rustls TLS context takes any trust store"),
+                )
                 .build_https(),
         )
         .timeout_config(

@@ -12,6 +12,7 @@ mod dynamo;
 pub mod iam;
 mod kms;
 pub mod logging;
+pub mod roots;
 pub mod schema;
 mod sqs;
 
