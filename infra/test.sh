@@ -35,8 +35,8 @@ set -euo pipefail
 # you add or remove a scenario.
 EXPECTED_BACKEND_TESTS="
 api 48 48
-conformance_aws 0 45
-conformance_embedded 45 0
+conformance_aws 0 46
+conformance_embedded 46 0
 custom_headers 1 1
 delivery 13 13
 endpoint_outages 5 5

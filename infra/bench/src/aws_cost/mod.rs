@@ -224,3 +224,36 @@ pub async fn run(opts: &Options) -> BenchResult<Outcome> {
         problem,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The benchmark itself, at a small size on the emulators: every
+    /// scenario delivers everything it publishes, each attempt once, and
+    /// counts it (a broken benchmark otherwise goes unseen until someone
+    /// runs it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_scenario_delivers_and_counts_everything_at_a_small_size() {
+        emulators::require().expect("the test command starts the emulators");
+        let opts = Options {
+            events: 4,
+            failure_events: 2,
+            endpoints: 2,
+            tenants: 2,
+            pollers: 2,
+            wave: 4,
+            count_waves: 1,
+            memory_mb: 256,
+        };
+        for scenario in scenarios(&opts) {
+            let r = run_scenario(&scenario, &opts, None)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", scenario.label));
+            assert_eq!(r.deliveries, scenario.deliveries(), "{}", scenario.label);
+            assert_eq!(r.problems(), Vec::<String>::new(), "{}", scenario.label);
+            let cost = r.cost(opts.memory_mb);
+            assert!(cost.total() > 0.0, "{}: a cost was counted", scenario.label);
+        }
+    }
+}
