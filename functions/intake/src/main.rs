@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let metrics = Metrics::from_env()?;
     let settings = Settings::from_env()?;
     let auth = AdminAuth::from_env()?;
-    let backend = courier_aws::AwsBackend::from_env().await?;
+    let backend = courier_aws::AwsBackend::from_env_without_secrets().await?;
     let max_payload = settings.max_payload_bytes;
     let credentials = Credentials::new(auth, backend.store.clone());
     let intake = Arc::new(Intake::new(backend.store, backend.queue, settings));

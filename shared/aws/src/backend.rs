@@ -14,7 +14,6 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_smithy_async::rt::sleep::TokioSleep;
-use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoMode};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::TimeoutConfig;
@@ -78,17 +77,7 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         .sleep_impl(TokioSleep::new())
         // rustls on ring with the system's root certificates, read once
         // (crate::roots): the same TLS stack and roots as deliveries.
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .tls_context(
-                    TlsContext::builder()
-                        .with_trust_store(crate::roots::platform().trust_store())
-                        .build()
-                        .expect("a rustls TLS context takes any trust store"),
-                )
-                .build_https(),
-        )
+        .http_client(crate::sdk_http::https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -153,30 +142,33 @@ impl AwsBackend {
     /// [`sdk_config_from`]; endpoint overrides `AWS_ENDPOINT_URL`,
     /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` and
     /// `AWS_ENDPOINT_URL_KMS` for emulators) from the environment. Call
-    /// once, at start-up.
+    /// once, at start-up. Endpoint secrets are sealed with KMS under
+    /// `SECRETS_KEY_ID`.
     pub async fn from_env() -> Result<Self, BackendError> {
-        let lookup = |name: &str| std::env::var(name).ok();
-        let names = ResourceNames::from_lookup(lookup)?;
-        let sdk = sdk_config_from(lookup)?;
-        let (mut dynamodb, mut sqs, mut kms) = (
-            aws_sdk_dynamodb::config::Builder::from(&sdk),
-            aws_sdk_sqs::config::Builder::from(&sdk),
-            aws_sdk_kms::config::Builder::from(&sdk),
-        );
-        let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
-        if let Some(url) = get("AWS_ENDPOINT_URL_DYNAMODB") {
-            dynamodb = dynamodb.endpoint_url(url);
-        }
-        if let Some(url) = get("AWS_ENDPOINT_URL_SQS") {
-            sqs = sqs.endpoint_url(url);
-        }
-        if let Some(url) = get("AWS_ENDPOINT_URL_KMS") {
+        let (names, sdk) = environment()?;
+        let mut kms = aws_sdk_kms::config::Builder::from(&sdk);
+        if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_KMS") {
             kms = kms.endpoint_url(url);
         }
         Ok(Self::from_clients(
-            aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-            aws_sdk_sqs::Client::from_conf(sqs.build()),
+            dynamodb_client(&sdk),
+            sqs_client(&sdk),
             aws_sdk_kms::Client::from_conf(kms.build()),
+            &names,
+        ))
+    }
+
+    /// As [`Self::from_env`] for a function that never reads or writes an
+    /// endpoint's secrets (the intake): no KMS client is built, and the
+    /// store refuses to seal or open a secret.
+    pub async fn from_env_without_secrets() -> Result<Self, BackendError> {
+        let (names, sdk) = environment()?;
+        Ok(Self::with_sealer(
+            dynamodb_client(&sdk),
+            sqs_client(&sdk),
+            Arc::new(NoSealer(
+                "this function does not handle endpoint secrets (the api and delivery functions do)",
+            )),
             &names,
         ))
     }
@@ -195,6 +187,15 @@ impl AwsBackend {
                 "SECRETS_KEY_ID is not set (the template sets it for the api and delivery functions)",
             )),
         };
+        Self::with_sealer(dynamodb, sqs, sealer, names)
+    }
+
+    fn with_sealer(
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        sealer: Arc<dyn SecretSealer>,
+        names: &ResourceNames,
+    ) -> Self {
         let store = DynamoStore::new(dynamodb, &names.endpoints_table, &names.deliveries_table)
             .with_sealer(sealer);
         Self {
@@ -202,6 +203,36 @@ impl AwsBackend {
             queue: Arc::new(SqsQueue::new(sqs, &names.delivery_queue_url)),
         }
     }
+}
+
+/// The resource names and the SDK configuration, from the process environment.
+fn environment() -> Result<(ResourceNames, SdkConfig), BackendError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    Ok((
+        ResourceNames::from_lookup(lookup)?,
+        sdk_config_from(lookup)?,
+    ))
+}
+
+/// An endpoint override for one service (emulators), when set.
+fn endpoint_override(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_DYNAMODB") {
+        config = config.endpoint_url(url);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+fn sqs_client(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
+    let mut config = aws_sdk_sqs::config::Builder::from(sdk);
+    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_SQS") {
+        config = config.endpoint_url(url);
+    }
+    aws_sdk_sqs::Client::from_conf(config.build())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod kms;
 pub mod logging;
 pub mod roots;
 pub mod schema;
+mod sdk_http;
 mod sqs;
 
 pub use backend::{AwsBackend, BackendError, ResourceNames, sdk_config_from};

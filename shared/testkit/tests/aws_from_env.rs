@@ -1,7 +1,8 @@
 //! `AwsBackend::from_env` on the emulators: reads the resource names and
 //! lets the SDK apply `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` /
 //! `AWS_ENDPOINT_URL_KMS`; seals secrets under `SECRETS_KEY_ID`, and
-//! refuses to touch any without it (the intake's case).
+//! refuses to touch any without it; `from_env_without_secrets` (the
+//! intake's) refuses even with it.
 //! Alone in its test binary because it sets process environment variables.
 
 use std::time::Duration;
@@ -79,5 +80,16 @@ async fn from_env_uses_the_named_resources_and_endpoint_overrides() {
     assert_eq!(
         DeliveryMessage::from_json(&received[0].body).unwrap(),
         message
+    );
+
+    // The intake's backend builds no KMS client: it reads the endpoint but
+    // refuses to open its secrets, whatever the environment says.
+    let intake = AwsBackend::from_env_without_secrets().await.unwrap();
+    let refused = intake.store.endpoint(&t, ep.id).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("does not handle endpoint secrets"),
+        "{refused}"
     );
 }
