@@ -27,5 +27,6 @@ pub mod rate;
 pub mod recovery;
 pub mod schedule;
 pub mod sealing;
+pub mod secrets_memo;
 pub mod signing;
 pub mod stats;

@@ -148,15 +148,6 @@ pub struct SealedParts {
     pub headers: Vec<CustomHeader>,
 }
 
-/// The two forms a sealed value's plaintext takes.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Opened {
-    Parts(SealedParts),
-    /// Sealed before custom headers existed: the secrets list alone.
-    SecretsOnly(Vec<SigningSecret>),
-}
-
 /// The endpoint's secrets and custom headers sealed as one value.
 pub async fn seal_secrets(
     sealer: &dyn SecretSealer,
@@ -186,17 +177,18 @@ pub async fn open_secrets(
         .open(&context(tenant, id), sealed)
         .await
         .map_err(store_error)?;
-    // No serde error text: it could quote a piece of the plaintext.
-    match serde_json::from_slice(&plain) {
-        Ok(Opened::Parts(parts)) => Ok(parts),
-        Ok(Opened::SecretsOnly(secrets)) => Ok(SealedParts {
+    // The form is told by the first byte rather than by serde's untagged
+    // enums, which buffer the whole value before trying each form.
+    let opened = if plain.first() == Some(&b'[') {
+        serde_json::from_slice(&plain).map(|secrets| SealedParts {
             secrets,
             headers: Vec::new(),
-        }),
-        Err(_) => Err(StoreError::Unavailable(
-            "could not decode the sealed secrets".into(),
-        )),
-    }
+        })
+    } else {
+        serde_json::from_slice(&plain)
+    };
+    // No serde error text: it could quote a piece of the plaintext.
+    opened.map_err(|_| StoreError::Unavailable("could not decode the sealed secrets".into()))
 }
 
 impl SealedParts {

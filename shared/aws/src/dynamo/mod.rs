@@ -59,6 +59,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use courier::paging::encode_cursor;
 use courier::ports::{Page, SecretSealer, StoreError};
 use courier::sealing::LocalSealer;
+use courier::secrets_memo::SecretsMemo;
 use time::OffsetDateTime;
 
 use crate::error_text;
@@ -74,6 +75,8 @@ pub struct DynamoStore {
     endpoints_table: String,
     deliveries_table: String,
     sealer: Arc<dyn SecretSealer>,
+    /// What the sealer opened, by sealed value (shared by the clones).
+    secrets: Arc<SecretsMemo>,
 }
 
 impl DynamoStore {
@@ -88,12 +91,14 @@ impl DynamoStore {
             endpoints_table: endpoints_table.to_owned(),
             deliveries_table: deliveries_table.to_owned(),
             sealer: process_sealer(),
+            secrets: Arc::default(),
         }
     }
 
     /// The same store sealing and opening endpoint secrets with `sealer`.
     pub fn with_sealer(mut self, sealer: Arc<dyn SecretSealer>) -> Self {
         self.sealer = sealer;
+        self.secrets = Arc::default();
         self
     }
 

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use courier::endpoint::Endpoint;
 use courier::ports::StoreError;
-use courier::sealing::{open_secrets, seal_secrets};
+use courier::sealing::seal_secrets;
 
 use super::{DynamoStore, Item, from_item, to_item};
 
@@ -59,7 +59,8 @@ impl DynamoStore {
         (mut ep, sealed): (Endpoint, Option<Vec<u8>>),
     ) -> Result<Endpoint, StoreError> {
         if let Some(sealed) = sealed {
-            open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
+            self.secrets
+                .open(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
                 .await?
                 .apply_to(&mut ep);
         }

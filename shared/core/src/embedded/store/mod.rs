@@ -23,7 +23,8 @@ use crate::event_type::{EventType, EventTypeName};
 use crate::ids::{DeliveryId, EndpointId, EventId, TenantId};
 use crate::paging::MAX_PAGE;
 use crate::ports::{SecretSealer, StoreError};
-use crate::sealing::{LocalSealer, open_secrets};
+use crate::sealing::LocalSealer;
+use crate::secrets_memo::SecretsMemo;
 use crate::stats::StatsDelta;
 
 #[derive(Default)]
@@ -97,6 +98,8 @@ impl State {
 pub struct EmbeddedStore {
     state: Mutex<State>,
     sealer: Arc<dyn SecretSealer>,
+    /// What the sealer opened, by sealed value.
+    secrets: SecretsMemo,
 }
 
 impl Default for EmbeddedStore {
@@ -117,12 +120,14 @@ impl EmbeddedStore {
         Self {
             state: Mutex::default(),
             sealer,
+            secrets: SecretsMemo::new(),
         }
     }
 
     /// The endpoint as read from the state, its secrets and headers opened.
     async fn opened(&self, (mut ep, sealed): (Endpoint, Vec<u8>)) -> Result<Endpoint, StoreError> {
-        open_secrets(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
+        self.secrets
+            .open(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
             .await?
             .apply_to(&mut ep);
         Ok(ep)

@@ -1,0 +1,189 @@
+//! Opened endpoint secrets, remembered by their sealed bytes, so that
+//! reading an endpoint again (every batch of its deliveries does) costs a
+//! lookup instead of an AES-GCM open and a JSON decode.
+//!
+//! The memo is exact: a sealed value is immutable (every write seals anew,
+//! with a fresh nonce), so the same bytes for the same endpoint always open
+//! to the same secrets, and a rotation or a header change writes new bytes
+//! that miss. A hit also needs the same tenant and endpoint: a sealed value
+//! copied onto another endpoint is opened (and refused) as before. What is
+//! remembered is what the endpoints read from the store hold anyway; it
+//! lives as long as the store and never reaches a log (no `Debug`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::ids::{EndpointId, TenantId};
+use crate::ports::{SecretSealer, StoreError};
+use crate::sealing::{SealedParts, open_secrets};
+
+/// Opened secrets remembered at most; the memo starts afresh when full, so
+/// a process that sees more endpoints than this opens some again.
+pub const MAX_REMEMBERED: usize = 4_096;
+
+/// The memo of one store and its sealer.
+#[derive(Default)]
+pub struct SecretsMemo {
+    /// Sealed bytes → the endpoint they were opened for and what they hold.
+    opened: Mutex<HashMap<Vec<u8>, (TenantId, EndpointId, SealedParts)>>,
+}
+
+impl SecretsMemo {
+    /// An empty memo.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What `sealed` holds for the endpoint `tenant`/`id`: remembered, or
+    /// opened with `sealer` (see [`open_secrets`]) and remembered.
+    pub async fn open(
+        &self,
+        sealer: &dyn SecretSealer,
+        tenant: &TenantId,
+        id: EndpointId,
+        sealed: &[u8],
+    ) -> Result<SealedParts, StoreError> {
+        if let Some((t, i, parts)) = self.lock().get(sealed)
+            && t == tenant
+            && *i == id
+        {
+            return Ok(parts.clone());
+        }
+        let parts = open_secrets(sealer, tenant, id, sealed).await?;
+        let mut opened = self.lock();
+        if opened.len() >= MAX_REMEMBERED {
+            opened.clear();
+        }
+        opened.insert(sealed.to_vec(), (tenant.clone(), id, parts.clone()));
+        Ok(parts)
+    }
+
+    /// How many opened values are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (TenantId, EndpointId, SealedParts)>> {
+        // Plain data: a panic elsewhere while holding it leaves nothing torn.
+        self.opened.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for SecretsMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The count only: never what is remembered.
+        write!(f, "SecretsMemo({} remembered)", self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::Endpoint;
+    use crate::event_type::EventTypeFilter;
+    use crate::ports::SealError;
+    use crate::sealing::{LocalSealer, seal_secrets};
+    use crate::signing::Secret;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A local sealer that counts its opens.
+    #[derive(Debug)]
+    struct Counting(LocalSealer, AtomicUsize);
+
+    #[async_trait]
+    impl SecretSealer for Counting {
+        async fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+            self.0.seal(context, plaintext).await
+        }
+
+        async fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            self.0.open(context, sealed).await
+        }
+    }
+
+    fn endpoint() -> Endpoint {
+        let now = time::OffsetDateTime::now_utc();
+        let mut ep = Endpoint::new(
+            "t1".parse().unwrap(),
+            "https://example.com".into(),
+            vec![EventTypeFilter::All],
+            now,
+        );
+        ep.rotate_secret(Secret::generate(), time::Duration::hours(1), now);
+        ep
+    }
+
+    #[tokio::test]
+    async fn the_same_sealed_value_is_opened_once_and_a_new_one_again() {
+        let sealer = Counting(LocalSealer::generate(), AtomicUsize::new(0));
+        let memo = SecretsMemo::new();
+        let mut ep = endpoint();
+        let sealed = seal_secrets(&sealer, &ep).await.unwrap();
+        for _ in 0..3 {
+            let parts = memo
+                .open(&sealer, &ep.tenant_id, ep.id, &sealed)
+                .await
+                .unwrap();
+            assert_eq!(parts.secrets, ep.secrets);
+        }
+        assert_eq!(sealer.1.load(Ordering::Relaxed), 1);
+        // A rotation seals anew: the new secrets are opened, not the old.
+        ep.rotate_secret(
+            Secret::generate(),
+            time::Duration::hours(1),
+            time::OffsetDateTime::now_utc(),
+        );
+        let rotated = seal_secrets(&sealer, &ep).await.unwrap();
+        let parts = memo
+            .open(&sealer, &ep.tenant_id, ep.id, &rotated)
+            .await
+            .unwrap();
+        assert_eq!(parts.secrets, ep.secrets);
+        assert_eq!(sealer.1.load(Ordering::Relaxed), 2);
+        assert_eq!(memo.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_value_copied_onto_another_endpoint_is_still_refused() {
+        let sealer = LocalSealer::generate();
+        let memo = SecretsMemo::new();
+        let ep = endpoint();
+        let sealed = seal_secrets(&sealer, &ep).await.unwrap();
+        memo.open(&sealer, &ep.tenant_id, ep.id, &sealed)
+            .await
+            .unwrap();
+        let other = EndpointId::generate();
+        assert!(
+            memo.open(&sealer, &ep.tenant_id, other, &sealed)
+                .await
+                .is_err()
+        );
+        let stranger: TenantId = "t2".parse().unwrap();
+        assert!(memo.open(&sealer, &stranger, ep.id, &sealed).await.is_err());
+        // And a value that does not open is not remembered.
+        assert_eq!(memo.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_memo_starts_afresh() {
+        let sealer = LocalSealer::generate();
+        let memo = SecretsMemo::new();
+        let ep = endpoint();
+        for _ in 0..=MAX_REMEMBERED {
+            let sealed = seal_secrets(&sealer, &ep).await.unwrap();
+            memo.open(&sealer, &ep.tenant_id, ep.id, &sealed)
+                .await
+                .unwrap();
+        }
+        assert_eq!(memo.len(), 1, "cleared at {MAX_REMEMBERED}, then one");
+    }
+}
