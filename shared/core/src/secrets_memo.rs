@@ -8,10 +8,13 @@
 //! that miss. A hit also needs the same tenant and endpoint: a sealed value
 //! copied onto another endpoint is opened (and refused) as before. What is
 //! remembered is what the endpoints read from the store hold anyway; it
-//! lives as long as the store and never reaches a log (no `Debug`).
+//! never reaches a log (`Debug` prints a count). A store whose sealer's
+//! key can be revoked (KMS) remembers for as long as that sealer caches
+//! its keys, so revoking the key stops reads as soon as it did before.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::{SecretSealer, StoreError};
@@ -21,17 +24,30 @@ use crate::sealing::{SealedParts, open_secrets};
 /// a process that sees more endpoints than this opens some again.
 pub const MAX_REMEMBERED: usize = 4_096;
 
+/// Sealed bytes → the endpoint they were opened for, when, and what they hold.
+type Opened = HashMap<Vec<u8>, (TenantId, EndpointId, Instant, SealedParts)>;
+
 /// The memo of one store and its sealer.
 #[derive(Default)]
 pub struct SecretsMemo {
-    /// Sealed bytes → the endpoint they were opened for and what they hold.
-    opened: Mutex<HashMap<Vec<u8>, (TenantId, EndpointId, SealedParts)>>,
+    opened: Mutex<Opened>,
+    /// How long an opened value is remembered; for ever when `None`.
+    max_age: Option<Duration>,
 }
 
 impl SecretsMemo {
-    /// An empty memo.
+    /// An empty memo that remembers for as long as the store lives (a
+    /// sealer whose key cannot be revoked).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty memo that opens a value again once `max_age` has passed.
+    pub fn with_max_age(max_age: Duration) -> Self {
+        Self {
+            opened: Mutex::default(),
+            max_age: Some(max_age),
+        }
     }
 
     /// What `sealed` holds for the endpoint `tenant`/`id`: remembered, or
@@ -43,9 +59,10 @@ impl SecretsMemo {
         id: EndpointId,
         sealed: &[u8],
     ) -> Result<SealedParts, StoreError> {
-        if let Some((t, i, parts)) = self.lock().get(sealed)
+        if let Some((t, i, at, parts)) = self.lock().get(sealed)
             && t == tenant
             && *i == id
+            && self.max_age.is_none_or(|max| at.elapsed() < max)
         {
             return Ok(parts.clone());
         }
@@ -54,7 +71,10 @@ impl SecretsMemo {
         if opened.len() >= MAX_REMEMBERED {
             opened.clear();
         }
-        opened.insert(sealed.to_vec(), (tenant.clone(), id, parts.clone()));
+        opened.insert(
+            sealed.to_vec(),
+            (tenant.clone(), id, Instant::now(), parts.clone()),
+        );
         Ok(parts)
     }
 
@@ -68,9 +88,7 @@ impl SecretsMemo {
         self.len() == 0
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (TenantId, EndpointId, SealedParts)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Opened> {
         // Plain data: a panic elsewhere while holding it leaves nothing torn.
         self.opened.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -171,6 +189,25 @@ mod tests {
         assert!(memo.open(&sealer, &stranger, ep.id, &sealed).await.is_err());
         // And a value that does not open is not remembered.
         assert_eq!(memo.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_value_older_than_the_max_age_is_opened_again() {
+        let sealer = Counting(LocalSealer::generate(), AtomicUsize::new(0));
+        let ep = endpoint();
+        let sealed = seal_secrets(&sealer, &ep).await.unwrap();
+        let memo = SecretsMemo::with_max_age(Duration::from_millis(30));
+        for _ in 0..2 {
+            memo.open(&sealer, &ep.tenant_id, ep.id, &sealed)
+                .await
+                .unwrap();
+        }
+        assert_eq!(sealer.1.load(Ordering::Relaxed), 1);
+        std::thread::sleep(Duration::from_millis(40));
+        memo.open(&sealer, &ep.tenant_id, ep.id, &sealed)
+            .await
+            .unwrap();
+        assert_eq!(sealer.1.load(Ordering::Relaxed), 2, "too old: opened again");
     }
 
     #[tokio::test]

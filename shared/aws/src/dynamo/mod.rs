@@ -91,14 +91,14 @@ impl DynamoStore {
             endpoints_table: endpoints_table.to_owned(),
             deliveries_table: deliveries_table.to_owned(),
             sealer: process_sealer(),
-            secrets: Arc::default(),
+            secrets: Arc::new(secrets_memo()),
         }
     }
 
     /// The same store sealing and opening endpoint secrets with `sealer`.
     pub fn with_sealer(mut self, sealer: Arc<dyn SecretSealer>) -> Self {
         self.sealer = sealer;
-        self.secrets = Arc::default();
+        self.secrets = Arc::new(secrets_memo());
         self
     }
 
@@ -119,6 +119,12 @@ impl DynamoStore {
             .await
             .map(|_| ())
     }
+}
+
+/// The memo of opened secrets: as long as the KMS sealer keeps a data key,
+/// so a revoked key stops endpoint reads no later than it did without it.
+fn secrets_memo() -> SecretsMemo {
+    SecretsMemo::with_max_age(crate::kms::DATA_KEY_TTL)
 }
 
 /// The sealer of stores built without one: one key per process, so every
