@@ -200,12 +200,14 @@ impl SealedParts {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event_type::EventTypeFilter;
     use crate::signing::Secret;
 
-    fn endpoint() -> Endpoint {
+    /// An endpoint with two secrets (one in its grace period) and a
+    /// credential header.
+    pub(crate) fn endpoint() -> Endpoint {
         let now = time::OffsetDateTime::now_utc();
         let mut ep = Endpoint::new(
             "t1".parse().unwrap(),

@@ -104,9 +104,8 @@ impl std::fmt::Debug for SecretsMemo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::Endpoint;
-    use crate::event_type::EventTypeFilter;
     use crate::ports::SealError;
+    use crate::sealing::tests::endpoint;
     use crate::sealing::{LocalSealer, seal_secrets};
     use crate::signing::Secret;
     use async_trait::async_trait;
@@ -126,18 +125,6 @@ mod tests {
             self.1.fetch_add(1, Ordering::Relaxed);
             self.0.open(context, sealed).await
         }
-    }
-
-    fn endpoint() -> Endpoint {
-        let now = time::OffsetDateTime::now_utc();
-        let mut ep = Endpoint::new(
-            "t1".parse().unwrap(),
-            "https://example.com".into(),
-            vec![EventTypeFilter::All],
-            now,
-        );
-        ep.rotate_secret(Secret::generate(), time::Duration::hours(1), now);
-        ep
     }
 
     #[tokio::test]
