@@ -7,8 +7,9 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use courier::endpoint::Endpoint;
+use courier::ids::{EndpointId, TenantId};
 use courier::ports::StoreError;
-use courier::sealing::seal_secrets;
+use courier::sealing::{SealedParts, seal_secrets};
 
 use super::{DynamoStore, Item, from_item, to_item};
 
@@ -59,11 +60,21 @@ impl DynamoStore {
         (mut ep, sealed): (Endpoint, Option<Vec<u8>>),
     ) -> Result<Endpoint, StoreError> {
         if let Some(sealed) = sealed {
-            self.secrets
-                .open(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
+            self.open_secrets(&ep.tenant_id, ep.id, &sealed)
                 .await?
                 .apply_to(&mut ep);
         }
         Ok(ep)
+    }
+
+    /// What `sealed` holds for the endpoint `tenant`/`id`: remembered, or
+    /// opened by the sealer (KMS `Decrypt` of its data key, when not cached).
+    async fn open_secrets(
+        &self,
+        tenant: &TenantId,
+        id: EndpointId,
+        sealed: &[u8],
+    ) -> Result<SealedParts, StoreError> {
+        self.secrets.open(&*self.sealer, tenant, id, sealed).await
     }
 }
