@@ -44,11 +44,14 @@ fn env_names_in(relative: &str) -> BTreeSet<String> {
 }
 
 /// The variables a function reads at start-up, from the `X::from_env()`
-/// calls in its `main.rs`.
+/// (and `AwsBackend::from_env_without_secrets()`) calls in its `main.rs`.
 fn variables_read(crate_dir: &str) -> BTreeSet<String> {
     let main = squeeze(&Code::new(&read(&format!("{crate_dir}/src/main.rs"))).text);
     let mut vars = BTreeSet::new();
-    for (at, _) in main.match_indices("::from_env(") {
+    let calls = main
+        .match_indices("::from_env(")
+        .chain(main.match_indices("::from_env_without_secrets("));
+    for (at, _) in calls {
         let reader: String = main[..at]
             .chars()
             .rev()
