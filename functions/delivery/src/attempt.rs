@@ -310,7 +310,7 @@ impl Deliverer {
             error_class: None,
             error: None,
             response_body: None,
-            request_headers: vec![],
+            request_headers: Default::default(),
             created_at: now,
             next_attempt_at: None,
             expires_at: self.expiry(now, self.settings.retry_schedule.max_attempts()),

@@ -43,7 +43,6 @@ mod sender;
 mod sqs;
 mod stream;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +61,9 @@ pub use guard::{Blocked, PublicResolver, check_literal};
 pub use sender::{AttemptReport, Sender, SenderError};
 pub use sqs::{batch_response, deadline_of, handle_sqs_event, received_messages};
 pub use stream::{StreamError, count_and_report, handle_stream_event};
+
+/// An endpoint of a batch and what reading it gave.
+type EndpointRead = ((TenantId, EndpointId), Result<Option<Endpoint>, StoreError>);
 
 /// Messages of a batch delivered at the same time.
 const CONCURRENCY: usize = 32;
@@ -200,8 +202,10 @@ impl Deliverer {
                 let handled = match &message {
                     None => self.poison(&received).await,
                     Some(message) => {
-                        let key = (message.tenant_id.clone(), message.endpoint_id);
-                        match endpoints.get(&key) {
+                        let read = endpoints.iter().find(|(key, _)| {
+                            key.1 == message.endpoint_id && key.0 == message.tenant_id
+                        });
+                        match read.map(|(_, found)| found) {
                             Some(Ok(endpoint)) => {
                                 self.deliver(&received, message, endpoint.as_ref(), clock)
                                     .await
@@ -233,14 +237,18 @@ impl Deliverer {
         Handled::Leave
     }
 
+    /// Each endpoint of the batch read once; a batch names at most a few
+    /// (SQS hands out 10 messages), so a list is searched faster than a map.
     async fn load_endpoints(
         &self,
         batch: &[(ReceivedMessage, Option<DeliveryMessage>)],
-    ) -> HashMap<(TenantId, EndpointId), Result<Option<Endpoint>, StoreError>> {
-        let mut keys: Vec<(TenantId, EndpointId)> = batch
-            .iter()
-            .filter_map(|(_, m)| m.as_ref().map(|m| (m.tenant_id.clone(), m.endpoint_id)))
-            .collect();
+    ) -> Vec<EndpointRead> {
+        let mut keys: Vec<(TenantId, EndpointId)> = Vec::with_capacity(batch.len());
+        keys.extend(
+            batch
+                .iter()
+                .filter_map(|(_, m)| m.as_ref().map(|m| (m.tenant_id.clone(), m.endpoint_id))),
+        );
         keys.sort();
         keys.dedup();
         futures::stream::iter(keys)

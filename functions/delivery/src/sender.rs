@@ -31,7 +31,7 @@ pub struct AttemptReport {
     pub response_body: Option<String>,
     /// The headers sent, signature values redacted, custom header values
     /// masked.
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: std::sync::Arc<[(String, String)]>,
 }
 
 /// The HTTP side of delivery: one client for the life of the process.
@@ -100,7 +100,8 @@ impl Sender {
         let now = OffsetDateTime::now_utc();
         let body = event.body_as(endpoint.payload_format, &self.tenant_field);
         let headers = self.headers(endpoint, event, attempt, now, &body);
-        let request_headers = redacted(&headers, self.simple_signature.as_ref(), &endpoint.headers);
+        let request_headers: std::sync::Arc<[_]> =
+            redacted(&headers, self.simple_signature.as_ref(), &endpoint.headers).into();
         let started = Instant::now();
         let fail = |class: ErrorClass, error: String, status: Option<u16>| AttemptReport {
             result: AttemptResult::Failed(class),

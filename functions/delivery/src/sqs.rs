@@ -58,7 +58,7 @@ pub fn received_messages(event: SqsEvent) -> Option<Vec<ReceivedMessage>> {
             Some(ReceivedMessage {
                 queue_message_id: id,
                 receipt: record.receipt_handle.unwrap_or_default(),
-                body: record.body.unwrap_or_default(),
+                body: record.body.unwrap_or_default().into(),
                 receive_count,
             })
         })

@@ -76,7 +76,7 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
     let receive = |n: u32| ReceivedMessage {
         queue_message_id: "sqs-1".into(),
         receipt: format!("receipt-{n}"),
-        body: message.to_json(),
+        body: message.to_json().into(),
         receive_count: n,
     };
 
@@ -151,7 +151,7 @@ async fn an_inflated_receive_count_does_not_skip_attempts() {
     let received = ReceivedMessage {
         queue_message_id: "m".into(),
         receipt: "r".into(),
-        body: message.to_json(),
+        body: message.to_json().into(),
         receive_count: 7,
     };
     deliverer.handle_batch(vec![received]).await;
@@ -170,7 +170,7 @@ async fn a_copy_handed_out_before_its_retry_is_due_waits_instead_of_sending() {
     let copy = |receipt: &str| ReceivedMessage {
         queue_message_id: "sqs-1".into(),
         receipt: receipt.into(),
-        body: message.to_json(),
+        body: message.to_json().into(),
         receive_count: 1,
     };
     assert_eq!(deliverer.handle_batch(vec![copy("first")]).await, ["sqs-1"]);

@@ -442,13 +442,16 @@ async fn delivery_round(
                     let handled = Instant::now();
                     let failed = deliverer.handle_batch(batch).await;
                     let took = handled.elapsed();
-                    for (id, receipt) in receipts {
-                        let ok = !failed.contains(&id);
-                        if ok {
-                            // As the event source mapping does on success.
-                            let _ = queue.delete(&receipt);
-                        }
-                        round.count(took, ok);
+                    // One delete for the batch's successes, as the event
+                    // source mapping's DeleteMessageBatch.
+                    queue.delete_batch(
+                        receipts
+                            .iter()
+                            .filter(|(id, _)| !failed.contains(id))
+                            .map(|(_, receipt)| receipt.as_str()),
+                    );
+                    for (id, _) in &receipts {
+                        round.count(took, !failed.contains(id));
                     }
                 }
                 round

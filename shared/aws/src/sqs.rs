@@ -79,7 +79,7 @@ impl SqsQueue {
                 ReceivedMessage {
                     queue_message_id: m.message_id.unwrap_or_default(),
                     receipt: m.receipt_handle.unwrap_or_default(),
-                    body: m.body.unwrap_or_default(),
+                    body: m.body.unwrap_or_default().into(),
                     receive_count,
                 }
             })

@@ -122,9 +122,11 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
     /// First 4 KiB of the response body.
     pub response_body: Option<String>,
-    /// Request headers sent, signature values redacted.
+    /// Request headers sent, signature values redacted. Shared: the log
+    /// entry, the CloudWatch line and the report of one attempt hold the
+    /// same list.
     #[serde(default)]
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: std::sync::Arc<[(String, String)]>,
     /// When it was made.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -255,7 +257,7 @@ pub(crate) mod testing {
             error_class: None,
             error: None,
             response_body: None,
-            request_headers: vec![],
+            request_headers: Default::default(),
             created_at: at,
             next_attempt_at: next,
             expires_at: at,

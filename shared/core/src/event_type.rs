@@ -37,8 +37,9 @@ pub const BUILT_IN: [(&str, &str); 3] = [
 
 /// An event-type name: dot-separated segments of `a–z A–Z 0–9 _ -`, such as
 /// `booking.payment_succeeded`. No empty segment, no leading or trailing dot.
+/// Shared like [`crate::ids::TenantId`]: a clone counts a reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventTypeName(String);
+pub struct EventTypeName(std::sync::Arc<str>);
 
 impl EventTypeName {
     /// The name as written.
@@ -53,7 +54,7 @@ impl EventTypeName {
 
     /// True for one of the [`BUILT_IN`] types.
     pub fn is_built_in(&self) -> bool {
-        BUILT_IN.iter().any(|(name, _)| *name == self.0)
+        BUILT_IN.iter().any(|(name, _)| *name == &*self.0)
     }
 
     /// Every filter that selects this name: `*`, each prefix wildcard, and
@@ -92,7 +93,7 @@ impl FromStr for EventTypeName {
                 "'{s}' is not a valid event type name: use dot-separated words of letters, digits, '_' and '-' (e.g. 'booking.created')"
             )));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 }
 
@@ -110,9 +111,19 @@ impl Serialize for EventTypeName {
 
 impl<'de> Deserialize<'de> for EventTypeName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        // Parsed from the text as the deserializer holds it, with no
+        // intermediate `String`.
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = EventTypeName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event type name as a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<EventTypeName, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 
@@ -210,7 +221,7 @@ impl EventType {
         BUILT_IN
             .iter()
             .map(|(name, description)| Self {
-                name: EventTypeName((*name).to_owned()),
+                name: EventTypeName((*name).into()),
                 description: (*description).to_owned(),
                 created_at: time::macros::datetime!(2026-12-01 00:00 UTC),
             })

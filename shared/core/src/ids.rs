@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ulid::{Generator, Ulid};
@@ -51,16 +51,29 @@ macro_rules! serde_via_str {
         }
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                // Parsed from the text as the deserializer holds it: no
+                // intermediate `String` (a queue message names four ids).
+                struct Text;
+                impl serde::de::Visitor<'_> for Text {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(concat!("a ", stringify!($t), " as a string"))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$t, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(Text)
             }
         }
     };
 }
 
 /// A platform customer that owns endpoints (a store, an organisation...).
+/// Shared, not copied: every entry, key and statistic of a delivery names
+/// its tenant, and a clone is a reference count rather than an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(String);
+pub struct TenantId(Arc<str>);
 
 impl TenantId {
     /// The id as given.
@@ -78,7 +91,7 @@ impl FromStr for TenantId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         check_plain("tenant id", s, 64)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 }
 
@@ -91,20 +104,21 @@ serde_via_str!(TenantId);
 
 /// An event id: given by the producer (1–128 id characters, no `.` because
 /// it is part of the signed content) or generated as `evt_` + ULID.
+/// Shared like [`TenantId`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId(String);
+pub struct EventId(Arc<str>);
 
 impl EventId {
     /// A fresh `evt_` + ULID id.
     pub fn generate() -> Self {
-        Self(format!("evt_{}", next_ulid()))
+        Self(format!("evt_{}", next_ulid()).into())
     }
     /// `evt_` + 32 hex digits of a SHA-256 over `input`: the same facts give
     /// the same id, so an event published twice about one fact is stored once
     /// (the operational webhooks, [`crate::operational`]).
     pub fn derived(input: &str) -> Self {
         use sha2::{Digest, Sha256};
-        Self(format!("evt_{}", hex::encode(&Sha256::digest(input)[..16])))
+        Self(format!("evt_{}", hex::encode(&Sha256::digest(input)[..16])).into())
     }
     /// The id as sent in `webhook-id`.
     pub fn as_str(&self) -> &str {
@@ -116,7 +130,7 @@ impl FromStr for EventId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         check_plain("event id", s, 128)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 }
 

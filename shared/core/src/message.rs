@@ -122,8 +122,8 @@ pub struct ReceivedMessage {
     pub queue_message_id: String,
     /// Receipt handle of this receive, for visibility changes.
     pub receipt: String,
-    /// The raw body.
-    pub body: String,
+    /// The raw body; shared, as the embedded queue keeps it too.
+    pub body: std::sync::Arc<str>,
     /// How many times the queue has handed the message out, this one
     /// included. Inflated by redeliveries that made no attempt, so it is
     /// only a hint, never the attempt number.

@@ -215,7 +215,7 @@ mod tests {
             error_class: class,
             error: None,
             response_body: None,
-            request_headers: vec![],
+            request_headers: Default::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             next_attempt_at: None,
             expires_at: OffsetDateTime::UNIX_EPOCH,

@@ -37,11 +37,12 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// An endpoint's signing secret. `Debug` never prints it.
+/// An endpoint's signing secret. `Debug` never prints it. Shared: every
+/// read of an endpoint carries its secrets, and a clone counts references.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret {
-    text: String,
-    key: Vec<u8>,
+    text: std::sync::Arc<str>,
+    key: std::sync::Arc<[u8]>,
 }
 
 impl Secret {
@@ -50,8 +51,8 @@ impl Secret {
         let mut key = vec![0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         Self {
-            text: format!("{SECRET_PREFIX}{}", B64.encode(&key)),
-            key,
+            text: format!("{SECRET_PREFIX}{}", B64.encode(&key)).into(),
+            key: key.into(),
         }
     }
 
@@ -67,8 +68,8 @@ impl Secret {
             return Err(SignatureError::MalformedSecret);
         }
         Ok(Self {
-            text: text.to_owned(),
-            key,
+            text: text.into(),
+            key: key.into(),
         })
     }
 

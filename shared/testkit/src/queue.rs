@@ -136,6 +136,6 @@ impl ReceivingQueue for SqsTestQueue {
             .dead_letter_queue
             .receive(10, Duration::from_secs(1), Some(Duration::ZERO))
             .await?;
-        Ok(found.into_iter().map(|m| m.body).collect())
+        Ok(found.into_iter().map(|m| m.body.to_string()).collect())
     }
 }

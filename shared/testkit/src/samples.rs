@@ -113,7 +113,7 @@ fn failed_attempt(
         error_class: Some(ErrorClass::ServerError),
         error: Some("HTTP 503".into()),
         response_body: Some("busy".into()),
-        request_headers: vec![],
+        request_headers: Default::default(),
         created_at: at,
         next_attempt_at: None,
         expires_at: at + time::Duration::days(7),

@@ -27,7 +27,7 @@ fn attempt(tenant: &TenantId, endpoint: EndpointId, status: AttemptStatus) -> De
         error_class: None,
         error: None,
         response_body: None,
-        request_headers: vec![],
+        request_headers: Default::default(),
         created_at: now,
         next_attempt_at: None,
         expires_at: now + time::Duration::days(7),

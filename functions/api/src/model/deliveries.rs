@@ -205,7 +205,7 @@ pub struct DeliveryDetail {
 impl From<&DeliveryAttempt> for DeliveryDetail {
     fn from(a: &DeliveryAttempt) -> Self {
         let mut request_headers: BTreeMap<String, String> = BTreeMap::new();
-        for (name, value) in &a.request_headers {
+        for (name, value) in a.request_headers.iter() {
             // A repeated header reads as its values joined, as HTTP combines them.
             request_headers
                 .entry(name.to_ascii_lowercase())

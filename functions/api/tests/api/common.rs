@@ -295,7 +295,8 @@ pub fn logged_attempt(
             ("content-type".into(), "application/json".into()),
             ("webhook-id".into(), event_id.into()),
             ("webhook-signature".into(), "v1,<redacted>".into()),
-        ],
+        ]
+        .into(),
         created_at: at,
         next_attempt_at: None,
         expires_at: at + time::Duration::days(7),

@@ -425,7 +425,8 @@ mod tests {
                 ("webhook-signature".into(), "v1,<redacted>".into()),
                 ("webhook-attempt".into(), "1".into()),
                 ("x-webhook-signature".into(), "sha256=<redacted>".into()),
-            ],
+            ]
+            .into(),
             created_at: now,
             next_attempt_at: Some(now + time::Duration::seconds(60)),
             expires_at: now + time::Duration::days(7),

@@ -38,10 +38,11 @@ impl Default for QueueSettings {
 }
 
 struct Queued {
-    body: String,
+    body: Arc<str>,
     visible_at: Instant,
     receive_count: u32,
-    receipt: Option<String>,
+    /// The receive that handed it out last (`{seq}:{receipt}` is its handle).
+    receipt: Option<u64>,
 }
 
 #[derive(Default)]
@@ -81,7 +82,7 @@ impl EmbeddedQueue {
         s.messages.insert(
             seq,
             Queued {
-                body,
+                body: body.into(),
                 visible_at: Instant::now(),
                 receive_count: 0,
                 receipt: None,
@@ -114,7 +115,9 @@ impl EmbeddedQueue {
     fn take_visible(&self, max: usize) -> (Vec<ReceivedMessage>, Option<Instant>) {
         let now = Instant::now();
         let mut s = self.lock();
-        let mut out = Vec::new();
+        // Under the lock only what marks the messages taken; their copies
+        // are made after it, as every delivery of the process waits on it.
+        let mut taken: Vec<(u64, u64, Arc<str>, u32)> = Vec::new();
         let mut next_visible: Option<Instant> = None;
         let mut dead = Vec::new();
         let visibility = self.settings.visibility_timeout;
@@ -124,7 +127,7 @@ impl EmbeddedQueue {
                 next_visible = Some(next_visible.map_or(m.visible_at, |v| v.min(m.visible_at)));
                 continue;
             }
-            if out.len() >= max {
+            if taken.len() >= max {
                 break;
             }
             // SQS moves a message to the DLQ when a receive would exceed maxReceiveCount.
@@ -134,22 +137,26 @@ impl EmbeddedQueue {
             }
             m.receive_count += 1;
             receipt_seq += 1;
-            let receipt = format!("{seq}:{receipt_seq}");
-            m.receipt = Some(receipt.clone());
+            m.receipt = Some(receipt_seq);
             m.visible_at = now + visibility;
-            out.push(ReceivedMessage {
-                queue_message_id: seq.to_string(),
-                receipt,
-                body: m.body.clone(),
-                receive_count: m.receive_count,
-            });
+            taken.push((*seq, receipt_seq, m.body.clone(), m.receive_count));
         }
         s.next_receipt = receipt_seq;
         for seq in dead {
             if let Some(m) = s.messages.remove(&seq) {
-                s.dead.push(m.body);
+                s.dead.push(m.body.to_string());
             }
         }
+        drop(s);
+        let out = taken
+            .into_iter()
+            .map(|(seq, receipt, body, receive_count)| ReceivedMessage {
+                queue_message_id: seq.to_string(),
+                receipt: format!("{seq}:{receipt}"),
+                body,
+                receive_count,
+            })
+            .collect();
         (out, next_visible)
     }
 
@@ -158,16 +165,14 @@ impl EmbeddedQueue {
         receipt: &str,
         f: impl FnOnce(&mut QueueState, u64) -> T,
     ) -> Result<T, QueueError> {
-        let seq: u64 = receipt
-            .split(':')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                QueueError::Unavailable(format!("invalid receipt handle '{receipt}'"))
-            })?;
+        let Some((seq, n)) = parse_receipt(receipt) else {
+            return Err(QueueError::Unavailable(format!(
+                "invalid receipt handle '{receipt}'"
+            )));
+        };
         let mut s = self.lock();
         match s.messages.get(&seq) {
-            Some(m) if m.receipt.as_deref() == Some(receipt) => Ok(f(&mut s, seq)),
+            Some(m) if m.receipt == Some(n) => Ok(f(&mut s, seq)),
             _ => Err(QueueError::Unavailable(format!(
                 "receipt handle '{receipt}' is no longer valid"
             ))),
@@ -179,6 +184,23 @@ impl EmbeddedQueue {
         self.with_receipt(receipt, |s, seq| {
             s.messages.remove(&seq);
         })
+    }
+
+    /// Deletes the received messages of a batch under one lock, as the SQS
+    /// event source deletes a batch with one `DeleteMessageBatch`. A stale
+    /// or invalid receipt is skipped, as SQS refuses that entry alone;
+    /// returns how many messages were deleted.
+    pub fn delete_batch<'a>(&self, receipts: impl IntoIterator<Item = &'a str>) -> usize {
+        let parsed: Vec<(u64, u64)> = receipts.into_iter().filter_map(parse_receipt).collect();
+        let mut s = self.lock();
+        let mut deleted = 0;
+        for (seq, n) in parsed {
+            if s.messages.get(&seq).is_some_and(|m| m.receipt == Some(n)) {
+                s.messages.remove(&seq);
+                deleted += 1;
+            }
+        }
+        deleted
     }
 
     /// Messages not yet deleted, visible or not.
@@ -195,6 +217,12 @@ impl EmbeddedQueue {
     pub fn dead_letters(&self) -> Vec<String> {
         self.lock().dead.clone()
     }
+}
+
+/// A receipt handle's message and receive (`{seq}:{receive}`).
+fn parse_receipt(receipt: &str) -> Option<(u64, u64)> {
+    let (seq, n) = receipt.split_once(':')?;
+    Some((seq.parse().ok()?, n.parse().ok()?))
 }
 
 #[async_trait]
@@ -271,14 +299,14 @@ impl Consumer {
             let queue = self.queue.clone();
             running.spawn(async move {
                 let failed = handled.await;
-                for (id, receipt) in receipts {
-                    if !failed.contains(&id) {
-                        // A stale receipt means the message came back already;
-                        // SQS would also refuse that delete, so it is not an
-                        // error here.
-                        let _ = queue.delete(&receipt);
-                    }
-                }
+                // A stale receipt means the message came back already; SQS
+                // would also refuse that delete, so it is not an error here.
+                queue.delete_batch(
+                    receipts
+                        .iter()
+                        .filter(|(id, _)| !failed.contains(id))
+                        .map(|(_, receipt)| receipt.as_str()),
+                );
                 drop(slot);
             });
         }
@@ -313,6 +341,34 @@ mod tests {
         // The first receipt is stale now.
         assert!(q.delete(&first[0].receipt).is_err());
         q.delete(&again[0].receipt).unwrap();
+        assert!(q.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_batch_delete_skips_stale_and_invalid_receipts() {
+        let q = queue(200, 10);
+        for body in ["a", "b", "c"] {
+            q.send_raw(body.into());
+        }
+        let first = q.receive(10, Duration::ZERO).await;
+        assert_eq!(first.len(), 3);
+        // "a" comes back: its first receipt is stale.
+        q.retry_after(&first[0].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+        let again = q.receive(1, Duration::from_secs(1)).await;
+        assert_eq!(&*again[0].body, "a");
+        let receipts = [
+            first[0].receipt.as_str(),
+            first[1].receipt.as_str(),
+            "nonsense",
+        ];
+        assert_eq!(q.delete_batch(receipts), 1, "only b's receipt is current");
+        assert_eq!(q.len(), 2);
+        assert_eq!(
+            q.delete_batch([again[0].receipt.as_str(), first[2].receipt.as_str()]),
+            2
+        );
         assert!(q.is_empty());
     }
 
@@ -352,7 +408,7 @@ mod tests {
             |batch: Vec<ReceivedMessage>| async move {
                 batch
                     .into_iter()
-                    .filter(|m| m.body == "fail")
+                    .filter(|m| &*m.body == "fail")
                     .map(|m| m.queue_message_id)
                     .collect()
             },

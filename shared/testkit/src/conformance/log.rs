@@ -68,7 +68,8 @@ pub async fn delivery_round_trips_one_attempt(store: &dyn Store) {
     a.request_headers = vec![
         ("content-type".into(), "application/json".into()),
         ("webhook-signature".into(), "<redacted>".into()),
-    ];
+    ]
+    .into();
     store
         .record_attempts(std::slice::from_ref(&a))
         .await

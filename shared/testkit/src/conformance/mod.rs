@@ -71,7 +71,7 @@ pub fn attempt(
         error_class: None,
         error: None,
         response_body: Some("ok".into()),
-        request_headers: vec![],
+        request_headers: Default::default(),
         created_at: at,
         next_attempt_at: None,
         expires_at: at + time::Duration::days(1),

@@ -1,6 +1,7 @@
 //! Endpoints and their subscription index.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -54,7 +55,7 @@ impl EndpointStore for EmbeddedStore {
             None => None,
         };
         let limit = page_size(limit);
-        let stored: Vec<(Endpoint, Vec<u8>)> = {
+        let stored: Vec<_> = {
             let s = self.lock();
             s.endpoints
                 .range(
@@ -91,7 +92,7 @@ impl EndpointStore for EmbeddedStore {
         let mut s = self.lock();
         let key = (previous.tenant_id.clone(), previous.id);
         let current = match s.endpoints.get(&key) {
-            Some(ep) if ep.revision == previous.revision => ep.clone(),
+            Some(ep) if ep.revision == previous.revision => Endpoint::clone(ep),
             _ => return Err(StoreError::Conflict),
         };
         s.unindex(&current);
@@ -168,6 +169,7 @@ impl EndpointStore for EmbeddedStore {
         let Some(ep) = s.endpoints.get_mut(&(tenant.clone(), id)) else {
             return Ok(false);
         };
+        let ep = Arc::make_mut(ep);
         let free = ep.probe_lease_until.is_none_or(|t| t < now);
         if ep.circuit.state != CircuitState::Open || ep.circuit.next_attempt_at != seen || !free {
             return Ok(false);
@@ -187,7 +189,7 @@ impl State {
         attempts: &[Observed],
         rules: &HealthRules,
     ) -> Option<OutcomeRecorded> {
-        let ep = self.endpoints.get_mut(&(tenant.clone(), id))?;
+        let ep = Arc::make_mut(self.endpoints.get_mut(&(tenant.clone(), id))?);
         let mut disabled = None;
         for o in attempts {
             let enabled = ep.enabled;

@@ -20,6 +20,8 @@ impl DeliveryLog for EmbeddedStore {
         attempt: &DeliveryAttempt,
         rules: &HealthRules,
     ) -> Result<Recorded, StoreError> {
+        // Copied before the lock: every delivery of the process waits on it.
+        let entry = attempt.clone();
         let mut s = self.lock();
         let key = (attempt.tenant_id.clone(), attempt.endpoint_id);
         if s.log
@@ -28,7 +30,7 @@ impl DeliveryLog for EmbeddedStore {
         {
             return Ok(Recorded::Duplicate);
         }
-        s.insert_entry(attempt.clone());
+        s.insert_entry(entry);
         // Counted under the same lock: the entry and its effects are one step.
         let mut counted = None;
         if let (Some(result), Some(observed)) =

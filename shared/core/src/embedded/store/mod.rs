@@ -30,9 +30,11 @@ use crate::stats::StatsDelta;
 #[derive(Default)]
 struct State {
     /// Endpoints with empty `secrets` and `headers`: see `sealed_secrets`.
-    endpoints: BTreeMap<(TenantId, EndpointId), Endpoint>,
+    /// Shared, so a read under the lock counts references and the copy is
+    /// made after it (every delivery of the process waits on the lock).
+    endpoints: BTreeMap<(TenantId, EndpointId), Arc<Endpoint>>,
     /// Each endpoint's secrets and custom headers, sealed.
-    sealed_secrets: BTreeMap<(TenantId, EndpointId), Vec<u8>>,
+    sealed_secrets: BTreeMap<(TenantId, EndpointId), Arc<[u8]>>,
     /// (tenant, filter as written) → enabled endpoints with that filter.
     subscriptions: BTreeMap<(TenantId, String), BTreeSet<EndpointId>>,
     events: HashMap<(TenantId, EventId), StoredEventRow>,
@@ -56,7 +58,7 @@ struct StoredEventRow {
 
 impl State {
     /// An endpoint as kept (no secrets) and its sealed secrets.
-    fn stored(&self, key: &(TenantId, EndpointId)) -> Option<(Endpoint, Vec<u8>)> {
+    fn stored(&self, key: &(TenantId, EndpointId)) -> Option<(Arc<Endpoint>, Arc<[u8]>)> {
         let ep = self.endpoints.get(key)?.clone();
         Some((ep, self.sealed_secrets.get(key)?.clone()))
     }
@@ -66,8 +68,8 @@ impl State {
         let key = (ep.tenant_id.clone(), ep.id);
         ep.secrets.clear();
         ep.headers.clear();
-        self.endpoints.insert(key.clone(), ep);
-        self.sealed_secrets.insert(key, sealed);
+        self.endpoints.insert(key.clone(), Arc::new(ep));
+        self.sealed_secrets.insert(key, sealed.into());
     }
 
     fn index(&mut self, ep: &Endpoint) {
@@ -125,7 +127,11 @@ impl EmbeddedStore {
     }
 
     /// The endpoint as read from the state, its secrets and headers opened.
-    async fn opened(&self, (mut ep, sealed): (Endpoint, Vec<u8>)) -> Result<Endpoint, StoreError> {
+    async fn opened(
+        &self,
+        (ep, sealed): (Arc<Endpoint>, Arc<[u8]>),
+    ) -> Result<Endpoint, StoreError> {
+        let mut ep = Arc::unwrap_or_clone(ep);
         self.secrets
             .open(&*self.sealer, &ep.tenant_id, ep.id, &sealed)
             .await?
