@@ -39,21 +39,44 @@ pub enum SignatureError {
 
 /// An endpoint's signing secret. `Debug` never prints it. Shared: every
 /// read of an endpoint carries its secrets, and a clone counts references.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret {
-    text: std::sync::Arc<str>,
-    key: std::sync::Arc<[u8]>,
+#[derive(Clone)]
+pub struct Secret(std::sync::Arc<Keyed>);
+
+/// A secret and its two HMAC-SHA256 states, keyed once: a signature starts
+/// from a copy of one instead of hashing the key's inner and outer pads.
+struct Keyed {
+    text: String,
+    /// Keyed with the decoded bytes (Standard Webhooks `v1`).
+    v1: HmacSha256,
+    /// Keyed with the whole secret string (the simple header).
+    simple: HmacSha256,
 }
+
+impl Secret {
+    fn keyed(text: String, key: &[u8]) -> Self {
+        Self(std::sync::Arc::new(Keyed {
+            v1: HmacSha256::new_from_slice(key).expect("HMAC takes any key length"),
+            simple: HmacSha256::new_from_slice(text.as_bytes()).expect("HMAC takes any key length"),
+            text,
+        }))
+    }
+}
+
+impl PartialEq for Secret {
+    /// The same secret: the same text (which determines the key).
+    fn eq(&self, other: &Self) -> bool {
+        self.0.text == other.0.text
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// A new secret from 32 bytes of the operating system's CSPRNG.
     pub fn generate() -> Self {
         let mut key = vec![0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self {
-            text: format!("{SECRET_PREFIX}{}", B64.encode(&key)).into(),
-            key: key.into(),
-        }
+        Self::keyed(format!("{SECRET_PREFIX}{}", B64.encode(&key)), &key)
     }
 
     /// Parses `whsec_<base64>`; the HMAC key is the decoded bytes.
@@ -67,15 +90,12 @@ impl Secret {
         if !(24..=64).contains(&key.len()) {
             return Err(SignatureError::MalformedSecret);
         }
-        Ok(Self {
-            text: text.into(),
-            key: key.into(),
-        })
+        Ok(Self::keyed(text.to_owned(), &key))
     }
 
     /// The secret exactly as shown to its owner (`whsec_...`).
     pub fn expose(&self) -> &str {
-        &self.text
+        &self.0.text
     }
 
     /// `v1,<base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))>`.
@@ -87,7 +107,7 @@ impl Secret {
     }
 
     fn raw_signature(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        let mut mac = self.0.v1.clone();
         mac.update(msg_id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -99,8 +119,7 @@ impl Secret {
     /// The no-code header value: `sha256=<hex(HMAC-SHA256(secret string, body))>`,
     /// keyed with the whole secret string, `whsec_` included, as shown.
     pub fn simple_signature(&self, body: &[u8]) -> String {
-        let mut mac =
-            HmacSha256::new_from_slice(self.text.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = self.0.simple.clone();
         mac.update(body);
         format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
     }
@@ -114,7 +133,7 @@ impl fmt::Debug for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
+        s.serialize_str(&self.0.text)
     }
 }
 
@@ -238,12 +257,33 @@ mod tests {
     }
 
     #[test]
+    fn the_keyed_states_are_copied_not_consumed_by_a_signature() {
+        let secret = Secret::generate();
+        let first = secret.sign("msg_1", 1_700_000_000, b"{}");
+        let other = secret.sign("msg_2", 1_700_000_000, b"{}");
+        assert_ne!(first, other);
+        assert_eq!(secret.sign("msg_1", 1_700_000_000, b"{}"), first);
+        let fresh = Secret::parse(secret.expose()).unwrap();
+        assert_eq!(fresh.sign("msg_1", 1_700_000_000, b"{}"), first);
+        assert_eq!(
+            secret.simple_signature(b"{}"),
+            fresh.simple_signature(b"{}")
+        );
+        assert_ne!(
+            secret.simple_signature(b"{}"),
+            secret.simple_signature(b"[]")
+        );
+    }
+
+    #[test]
     fn generated_secrets_have_32_random_bytes() {
         let a = Secret::generate();
         let b = Secret::generate();
         assert_ne!(a, b);
         assert!(a.expose().starts_with("whsec_"));
-        assert_eq!(Secret::parse(a.expose()).unwrap().key.len(), 32);
+        let b64 = a.expose().strip_prefix(SECRET_PREFIX).unwrap();
+        assert_eq!(B64.decode(b64).unwrap().len(), 32);
+        assert_eq!(Secret::parse(a.expose()).unwrap(), a);
         assert_eq!(format!("{a:?}"), "Secret(whsec_***)");
     }
 
