@@ -103,29 +103,7 @@ impl fmt::Display for EventTypeName {
     }
 }
 
-impl Serialize for EventTypeName {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for EventTypeName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Parsed from the text as the deserializer holds it, with no
-        // intermediate `String`.
-        struct Text;
-        impl serde::de::Visitor<'_> for Text {
-            type Value = EventTypeName;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an event type name as a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<EventTypeName, E> {
-                s.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_str(Text)
-    }
-}
+crate::ids::serde_via_str!(EventTypeName);
 
 /// Which event types an endpoint receives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -42,6 +42,7 @@ fn check_plain(kind: &str, s: &str, max: usize) -> Result<(), IdError> {
     Ok(())
 }
 
+/// `Serialize` as its `Display` text, `Deserialize` through `FromStr`.
 macro_rules! serde_via_str {
     ($t:ty) => {
         impl Serialize for $t {
@@ -68,6 +69,8 @@ macro_rules! serde_via_str {
         }
     };
 }
+/// The string ids of other modules (event-type names) use it too.
+pub(crate) use serde_via_str;
 
 /// A platform customer that owns endpoints (a store, an organisation...).
 /// Shared, not copied: every entry, key and statistic of a delivery names

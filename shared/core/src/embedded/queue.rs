@@ -171,12 +171,12 @@ impl EmbeddedQueue {
             )));
         };
         let mut s = self.lock();
-        match s.messages.get(&seq) {
-            Some(m) if m.receipt == Some(n) => Ok(f(&mut s, seq)),
-            _ => Err(QueueError::Unavailable(format!(
+        if !s.holds(seq, n) {
+            return Err(QueueError::Unavailable(format!(
                 "receipt handle '{receipt}' is no longer valid"
-            ))),
+            )));
         }
+        Ok(f(&mut s, seq))
     }
 
     /// Deletes a received message (acknowledges it).
@@ -195,7 +195,7 @@ impl EmbeddedQueue {
         let mut s = self.lock();
         let mut deleted = 0;
         for (seq, n) in parsed {
-            if s.messages.get(&seq).is_some_and(|m| m.receipt == Some(n)) {
+            if s.holds(seq, n) {
                 s.messages.remove(&seq);
                 deleted += 1;
             }
@@ -216,6 +216,16 @@ impl EmbeddedQueue {
     /// Bodies moved to the dead-letter list.
     pub fn dead_letters(&self) -> Vec<String> {
         self.lock().dead.clone()
+    }
+}
+
+impl QueueState {
+    /// True when receive `n` of message `seq` is the one that holds it
+    /// (its receipt is not stale).
+    fn holds(&self, seq: u64, n: u64) -> bool {
+        self.messages
+            .get(&seq)
+            .is_some_and(|m| m.receipt == Some(n))
     }
 }
 
