@@ -165,7 +165,7 @@ impl Deliverer {
     }
 
     /// Handles one batch with no deadline; see [`Self::handle_batch_until`].
-    pub async fn handle_batch(&self, messages: Vec<ReceivedMessage>) -> Vec<String> {
+    pub async fn handle_batch(&self, messages: &[ReceivedMessage]) -> Vec<String> {
         self.handle_batch_until(messages, None).await
     }
 
@@ -175,15 +175,15 @@ impl Deliverer {
     /// could not be made and logged before `deadline`.
     pub async fn handle_batch_until(
         &self,
-        messages: Vec<ReceivedMessage>,
+        messages: &[ReceivedMessage],
         deadline: Option<Instant>,
     ) -> Vec<String> {
         let clock = BatchClock {
             received: Instant::now(),
             deadline,
         };
-        let parsed: Vec<(ReceivedMessage, Option<DeliveryMessage>)> = messages
-            .into_iter()
+        let parsed: Vec<Option<DeliveryMessage>> = messages
+            .iter()
             .map(|m| {
                 let parsed = DeliveryMessage::from_json(&m.body);
                 if let Err(e) = &parsed {
@@ -191,36 +191,52 @@ impl Deliverer {
                     // the dead-letter queue: never dropped silently.
                     tracing::error!(queue_message_id = %m.queue_message_id, error = %e, "unparseable delivery message");
                 }
-                (m, parsed.ok())
+                parsed.ok()
             })
             .collect();
         let endpoints = self.load_endpoints(&parsed).await;
-        let clock = &clock;
-        let endpoints = &endpoints;
-        futures::stream::iter(parsed)
-            .map(|(received, message)| async move {
-                let handled = match &message {
-                    None => self.poison(&received).await,
-                    Some(message) => {
-                        let read = endpoints.iter().find(|(key, _)| {
-                            key.1 == message.endpoint_id && key.0 == message.tenant_id
-                        });
-                        match read.map(|(_, found)| found) {
-                            Some(Ok(endpoint)) => {
-                                self.deliver(&received, message, endpoint.as_ref(), clock)
-                                    .await
-                            }
-                            // The endpoint could not be read: a fault.
-                            _ => self.fault(&received).await,
-                        }
-                    }
-                };
-                (received.queue_message_id, handled)
+        let (clock, endpoints) = (&clock, endpoints.as_slice());
+        // Collected before the await: a `Send` future cannot hold the
+        // closure over borrowed pairs (the compiler cannot prove it general
+        // over their lifetimes).
+        let work: Vec<_> = messages
+            .iter()
+            .zip(&parsed)
+            .map(|(received, message)| {
+                self.handle_one(received, message.as_ref(), endpoints, clock)
             })
-            .buffer_unordered(CONCURRENCY)
-            .filter_map(|(id, handled)| async move { (handled == Handled::Leave).then_some(id) })
+            .collect();
+        let handled = at_most(CONCURRENCY, work).await;
+        messages
+            .iter()
+            .zip(handled)
+            .filter(|(_, handled)| *handled == Handled::Leave)
+            .map(|(m, _)| m.queue_message_id.clone())
             .collect()
-            .await
+    }
+
+    /// Handles one message of a batch whose endpoints were read.
+    async fn handle_one(
+        &self,
+        received: &ReceivedMessage,
+        message: Option<&DeliveryMessage>,
+        endpoints: &[EndpointRead],
+        clock: &BatchClock,
+    ) -> Handled {
+        let Some(message) = message else {
+            return self.poison(received).await;
+        };
+        let read = endpoints
+            .iter()
+            .find(|(key, _)| key.1 == message.endpoint_id && key.0 == message.tenant_id);
+        match read.map(|(_, found)| found) {
+            Some(Ok(endpoint)) => {
+                self.deliver(received, message, endpoint.as_ref(), clock)
+                    .await
+            }
+            // The endpoint could not be read: a fault.
+            _ => self.fault(received).await,
+        }
     }
 
     /// An unparseable message will never parse: make it visible again at
@@ -239,19 +255,18 @@ impl Deliverer {
 
     /// Each endpoint of the batch read once; a batch names at most a few
     /// (SQS hands out 10 messages), so a list is searched faster than a map.
-    async fn load_endpoints(
-        &self,
-        batch: &[(ReceivedMessage, Option<DeliveryMessage>)],
-    ) -> Vec<EndpointRead> {
+    async fn load_endpoints(&self, batch: &[Option<DeliveryMessage>]) -> Vec<EndpointRead> {
         let mut keys: Vec<(TenantId, EndpointId)> = Vec::with_capacity(batch.len());
         keys.extend(
             batch
                 .iter()
-                .filter_map(|(_, m)| m.as_ref().map(|m| (m.tenant_id.clone(), m.endpoint_id))),
+                .flatten()
+                .map(|m| (m.tenant_id.clone(), m.endpoint_id)),
         );
         keys.sort();
         keys.dedup();
-        futures::stream::iter(keys)
+        let reads: Vec<_> = keys
+            .into_iter()
             .map(|key| async move {
                 let found = self.store.endpoint(&key.0, key.1).await;
                 if let Err(e) = &found {
@@ -259,9 +274,19 @@ impl Deliverer {
                 }
                 (key, found)
             })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await
+            .collect();
+        at_most(CONCURRENCY, reads).await
+    }
+}
+
+/// Runs the futures with at most `limit` at a time and returns their
+/// outputs in order. A batch of SQS's usual 10 runs as one `join_all` (no
+/// task per future); a larger one as a bounded stream.
+async fn at_most<F: Future>(limit: usize, work: Vec<F>) -> Vec<F::Output> {
+    if work.len() <= limit {
+        futures::future::join_all(work).await
+    } else {
+        futures::stream::iter(work).buffered(limit).collect().await
     }
 }
 

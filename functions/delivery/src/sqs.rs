@@ -33,7 +33,7 @@ pub async fn handle_sqs_event(
     deadline: Option<Instant>,
 ) -> SqsBatchResponse {
     match received_messages(event) {
-        Some(messages) => batch_response(deliverer.handle_batch_until(messages, deadline).await),
+        Some(messages) => batch_response(deliverer.handle_batch_until(&messages, deadline).await),
         None => {
             tracing::error!("SQS record without a message id: the whole batch is returned");
             whole_batch_failure()

@@ -80,12 +80,12 @@ async fn default_schedule_sets_visibility_to_60_then_600_seconds_then_acknowledg
         receive_count: n,
     };
 
-    assert_eq!(deliverer.handle_batch(vec![receive(1)]).await, ["sqs-1"]);
+    assert_eq!(deliverer.handle_batch(&[receive(1)]).await, ["sqs-1"]);
     retry_is_due(&store, &message, 1).await;
-    assert_eq!(deliverer.handle_batch(vec![receive(2)]).await, ["sqs-1"]);
+    assert_eq!(deliverer.handle_batch(&[receive(2)]).await, ["sqs-1"]);
     retry_is_due(&store, &message, 2).await;
     assert!(
-        deliverer.handle_batch(vec![receive(3)]).await.is_empty(),
+        deliverer.handle_batch(&[receive(3)]).await.is_empty(),
         "the last attempt is acknowledged"
     );
     assert_eq!(
@@ -154,7 +154,7 @@ async fn an_inflated_receive_count_does_not_skip_attempts() {
         body: message.to_json().into(),
         receive_count: 7,
     };
-    deliverer.handle_batch(vec![received]).await;
+    deliverer.handle_batch(&[received]).await;
     let request = receiver.requests().remove(0);
     assert_eq!(request.header("webhook-attempt"), Some("1"));
     assert_eq!(queue.retries()[0].1, Duration::from_secs(60));
@@ -173,10 +173,10 @@ async fn a_copy_handed_out_before_its_retry_is_due_waits_instead_of_sending() {
         body: message.to_json().into(),
         receive_count: 1,
     };
-    assert_eq!(deliverer.handle_batch(vec![copy("first")]).await, ["sqs-1"]);
+    assert_eq!(deliverer.handle_batch(&[copy("first")]).await, ["sqs-1"]);
     // An SQS duplicate arrives while attempt 2 is still 60 s away.
     assert_eq!(
-        deliverer.handle_batch(vec![copy("duplicate")]).await,
+        deliverer.handle_batch(&[copy("duplicate")]).await,
         ["sqs-1"]
     );
     assert_eq!(

@@ -256,7 +256,7 @@ pub async fn a_duplicate_of_a_delivered_message_is_not_posted_again(b: &dyn Test
     let copy = h.queue.receive(10, Duration::from_secs(2)).await.unwrap();
     assert_eq!(copy.len(), 1, "the duplicate is on the queue");
     let copy_id = copy[0].queue_message_id.clone();
-    let failed = h.deliverer.handle_batch(copy).await;
+    let failed = h.deliverer.handle_batch(&copy).await;
     assert!(
         !failed.contains(&copy_id),
         "the duplicate of a finished delivery must be acknowledged, not left to come back"
@@ -308,7 +308,7 @@ pub async fn unparseable_messages_reach_the_dead_letter_queue(b: &dyn TestBacken
         receives += batch.len();
         let ids: Vec<String> = batch.iter().map(|m| m.queue_message_id.clone()).collect();
         assert_eq!(
-            h.deliverer.handle_batch(batch).await,
+            h.deliverer.handle_batch(&batch).await,
             ids,
             "a poison message was acknowledged"
         );

@@ -190,11 +190,11 @@ async fn drain(
             // out: nothing of it is deleted, and its messages come back.
             let handled = if faults.draw() < 0.05 {
                 let cut = Duration::from_micros((faults.draw() * 15_000.0) as u64);
-                tokio::time::timeout(cut, deliverer.handle_batch(batch))
+                tokio::time::timeout(cut, deliverer.handle_batch(&batch))
                     .await
                     .ok()
             } else {
-                Some(deliverer.handle_batch(batch).await)
+                Some(deliverer.handle_batch(&batch).await)
             };
             match handled {
                 Some(failed) => {

@@ -95,7 +95,7 @@ async fn an_hour_of_store_outage_sends_nothing_to_the_dead_letter_queue(b: &dyn 
             .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
             .collect();
         if !batch.is_empty() {
-            let failed = deliverer.handle_batch(batch).await;
+            let failed = deliverer.handle_batch(&batch).await;
             for (id, receipt) in receipts {
                 if !failed.contains(&id) {
                     queue.delete(&receipt).await.unwrap();
@@ -150,7 +150,7 @@ async fn a_batch_near_its_deadline_starts_no_attempt(b: &dyn TestBackend) {
     assert_eq!(batch.len(), 1);
     let id = batch[0].queue_message_id.clone();
     let soon = Instant::now() + Duration::from_secs(5);
-    assert_eq!(deliverer.handle_batch_until(batch, Some(soon)).await, [id]);
+    assert_eq!(deliverer.handle_batch_until(&batch, Some(soon)).await, [id]);
     assert!(receiver.requests().is_empty(), "no attempt was started");
     assert!(whole_log(&*store, &tenant, &ep).await.is_empty());
     // It comes back within seconds (not the queue's visibility) and is
@@ -160,7 +160,7 @@ async fn a_batch_near_its_deadline_starts_no_attempt(b: &dyn TestBackend) {
     let later = Instant::now() + Duration::from_secs(60);
     assert!(
         deliverer
-            .handle_batch_until(again, Some(later))
+            .handle_batch_until(&again, Some(later))
             .await
             .is_empty()
     );

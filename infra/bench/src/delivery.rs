@@ -435,23 +435,17 @@ async fn delivery_round(
                     if batch.is_empty() {
                         break;
                     }
-                    let receipts: Vec<(String, String)> = batch
-                        .iter()
-                        .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
-                        .collect();
                     let handled = Instant::now();
-                    let failed = deliverer.handle_batch(batch).await;
+                    let failed = deliverer.handle_batch(&batch).await;
                     let took = handled.elapsed();
                     // One delete for the batch's successes, as the event
                     // source mapping's DeleteMessageBatch.
-                    queue.delete_batch(
-                        receipts
-                            .iter()
-                            .filter(|(id, _)| !failed.contains(id))
-                            .map(|(_, receipt)| receipt.as_str()),
-                    );
-                    for (id, _) in &receipts {
-                        round.count(took, !failed.contains(id));
+                    let done = |m: &&courier::message::ReceivedMessage| {
+                        !failed.contains(&m.queue_message_id)
+                    };
+                    queue.delete_batch(batch.iter().filter(done).map(|m| m.receipt.as_str()));
+                    for m in &batch {
+                        round.count(took, done(&m));
                     }
                 }
                 round

@@ -87,7 +87,7 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let consumer = tokio::spawn(Consumer::new(queue.clone()).run(
         move |batch| {
             let deliverer = deliverer.clone();
-            async move { deliverer.handle_batch(batch).await }
+            async move { deliverer.handle_batch(&batch).await }
         },
         stop_rx,
     ));

@@ -53,7 +53,7 @@ impl Pump {
                     let (deliverer, queue) = (deliverer.clone(), queue.clone());
                     handlers.spawn(async move {
                         let receipt = message.receipt.clone();
-                        let failed = deliverer.handle_batch(vec![message]).await;
+                        let failed = deliverer.handle_batch(&[message]).await;
                         if failed.is_empty() {
                             let _ = queue.delete(&receipt).await;
                         }

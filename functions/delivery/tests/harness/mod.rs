@@ -97,7 +97,7 @@ impl Harness {
             .iter()
             .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
             .collect();
-        let failed = self.deliverer.handle_batch(batch).await;
+        let failed = self.deliverer.handle_batch(&batch).await;
         for (id, receipt) in receipts {
             if !failed.contains(&id) {
                 self.queue.delete(&receipt).await.unwrap();

@@ -123,7 +123,7 @@ async fn poll(
             .map(|m| (m.queue_message_id.clone(), m.receipt.clone()))
             .collect();
         let started = Instant::now();
-        let failed = source.deliverer.handle_batch(batch).await;
+        let failed = source.deliverer.handle_batch(&batch).await;
         flush_metrics(source.metrics);
         progress
             .billed_ms

@@ -117,7 +117,7 @@ impl Pipeline {
         if batch.is_empty() {
             return messages;
         }
-        let failed = deliverer.handle_batch(batch).await;
+        let failed = deliverer.handle_batch(&batch).await;
         for (id, receipt) in receipts {
             if !failed.contains(&id) {
                 self.api.queue.delete(&receipt).await.unwrap();

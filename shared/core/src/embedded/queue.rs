@@ -5,6 +5,7 @@
 //! list. Includes the consumer loop the local server runs.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,7 +118,8 @@ impl EmbeddedQueue {
         let mut s = self.lock();
         // Under the lock only what marks the messages taken; their copies
         // are made after it, as every delivery of the process waits on it.
-        let mut taken: Vec<(u64, u64, Arc<str>, u32)> = Vec::new();
+        let mut taken: Vec<(u64, u64, Arc<str>, u32)> =
+            Vec::with_capacity(max.min(s.messages.len()));
         let mut next_visible: Option<Instant> = None;
         let mut dead = Vec::new();
         let visibility = self.settings.visibility_timeout;
@@ -150,11 +152,18 @@ impl EmbeddedQueue {
         drop(s);
         let out = taken
             .into_iter()
-            .map(|(seq, receipt, body, receive_count)| ReceivedMessage {
-                queue_message_id: seq.to_string(),
-                receipt: format!("{seq}:{receipt}"),
-                body,
-                receive_count,
+            .map(|(seq, receipt, body, receive_count)| {
+                let queue_message_id = seq.to_string();
+                // "<seq>:<n>", sized once: two u64s are at most 41 bytes.
+                let mut handle = String::with_capacity(41);
+                handle.push_str(&queue_message_id);
+                let _ = write!(handle, ":{receipt}");
+                ReceivedMessage {
+                    queue_message_id,
+                    receipt: handle,
+                    body,
+                    receive_count,
+                }
             })
             .collect();
         (out, next_visible)
