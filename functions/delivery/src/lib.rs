@@ -196,17 +196,25 @@ impl Deliverer {
             .collect();
         let endpoints = self.load_endpoints(&parsed).await;
         let (clock, endpoints) = (&clock, endpoints.as_slice());
-        // Collected before the await: a `Send` future cannot hold the
-        // closure over borrowed pairs (the compiler cannot prove it general
-        // over their lifetimes).
-        let work: Vec<_> = messages
-            .iter()
-            .zip(&parsed)
-            .map(|(received, message)| {
-                self.handle_one(received, message.as_ref(), endpoints, clock)
-            })
-            .collect();
-        let handled = at_most(CONCURRENCY, work).await;
+        let pairs = messages.iter().zip(&parsed);
+        let handled: Vec<Handled> = if messages.len() <= CONCURRENCY {
+            // SQS's usual 10: one allocation for the batch's futures, polled
+            // in place, no task per message.
+            futures::future::join_all(
+                pairs.map(|(m, p)| self.handle_one(m, p.as_ref(), endpoints, clock)),
+            )
+            .await
+        } else {
+            // Collected first: a `Send` future cannot hold the closure over
+            // borrowed pairs across an await (the compiler cannot prove it
+            // general over their lifetimes).
+            bounded(
+                pairs
+                    .map(|(m, p)| self.handle_one(m, p.as_ref(), endpoints, clock))
+                    .collect(),
+            )
+            .await
+        };
         messages
             .iter()
             .zip(handled)
@@ -265,29 +273,28 @@ impl Deliverer {
         );
         keys.sort();
         keys.dedup();
-        let reads: Vec<_> = keys
-            .into_iter()
-            .map(|key| async move {
-                let found = self.store.endpoint(&key.0, key.1).await;
-                if let Err(e) = &found {
-                    tracing::error!(tenant_id = %key.0, endpoint_id = %key.1, error = %e, "endpoint lookup failed");
-                }
-                (key, found)
-            })
-            .collect();
-        at_most(CONCURRENCY, reads).await
+        let read = |key: (TenantId, EndpointId)| async move {
+            let found = self.store.endpoint(&key.0, key.1).await;
+            if let Err(e) = &found {
+                tracing::error!(tenant_id = %key.0, endpoint_id = %key.1, error = %e, "endpoint lookup failed");
+            }
+            (key, found)
+        };
+        if keys.len() <= CONCURRENCY {
+            futures::future::join_all(keys.into_iter().map(read)).await
+        } else {
+            bounded(keys.into_iter().map(read).collect()).await
+        }
     }
 }
 
-/// Runs the futures with at most `limit` at a time and returns their
-/// outputs in order. A batch of SQS's usual 10 runs as one `join_all` (no
-/// task per future); a larger one as a bounded stream.
-async fn at_most<F: Future>(limit: usize, work: Vec<F>) -> Vec<F::Output> {
-    if work.len() <= limit {
-        futures::future::join_all(work).await
-    } else {
-        futures::stream::iter(work).buffered(limit).collect().await
-    }
+/// Runs the futures [`CONCURRENCY`] at a time and returns their outputs in
+/// order (a batch larger than the event source's usual 10).
+async fn bounded<F: Future>(work: Vec<F>) -> Vec<F::Output> {
+    futures::stream::iter(work)
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
 }
 
 /// The attempt for CloudWatch: its metrics always; a JSON log line for
