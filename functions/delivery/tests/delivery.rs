@@ -489,6 +489,54 @@ pub async fn cloudevents_endpoints_get_a_structured_cloudevent(b: &dyn TestBacke
     assert_eq!(body["data"]["bookingId"], "bk_1");
 }
 
+/// A batch larger than SQS's usual 10 (an event source with a batching
+/// window hands out up to 10,000) is delivered whole, at most 32 at a
+/// time: every message logged once and acknowledged, and the 33rd request
+/// sent only once an earlier one was answered.
+pub async fn a_large_batch_is_delivered_at_most_32_at_a_time(b: &dyn TestBackend) {
+    const MESSAGES: usize = 45;
+    let answer_after = Duration::from_millis(400);
+    let h = Harness::new(b, fast_settings()).await;
+    h.receiver
+        .set_default(Reply::status(200).after(answer_after));
+    let ep = h.endpoint().await;
+    for _ in 0..MESSAGES {
+        h.enqueue(&ep).await;
+    }
+    let mut batch = Vec::new();
+    while batch.len() < MESSAGES {
+        let got = h.queue.receive(10, Duration::from_secs(1)).await.unwrap();
+        assert!(
+            !got.is_empty(),
+            "only {} of {MESSAGES} received",
+            batch.len()
+        );
+        batch.extend(got);
+    }
+    assert!(
+        h.deliverer.handle_batch(&batch).await.is_empty(),
+        "every message acknowledged"
+    );
+    let mut arrivals: Vec<_> = h.receiver.requests().iter().map(|r| r.arrived).collect();
+    assert_eq!(arrivals.len(), MESSAGES);
+    arrivals.sort();
+    assert!(
+        arrivals[31] - arrivals[0] < answer_after,
+        "the first 32 went out together"
+    );
+    assert!(
+        arrivals[32] - arrivals[0] >= answer_after,
+        "the 33rd waited for an answer: {:?} after the first",
+        arrivals[32] - arrivals[0]
+    );
+    let log = h.log(&ep).await;
+    assert_eq!(log.len(), MESSAGES, "one entry per message");
+    assert!(
+        log.iter()
+            .all(|e| e.status == AttemptStatus::Succeeded && e.attempt == 1)
+    );
+}
+
 courier_testkit::backend_tests!(
     permanently_failing_endpoint_gets_three_attempts,
     flaky_endpoint_succeeds_on_attempt_two_and_resets_its_counter,
@@ -503,4 +551,5 @@ courier_testkit::backend_tests!(
     ssrf_corpus_is_blocked_with_the_guard_on,
     both_signature_headers_verify_with_either_secret_during_a_rotation,
     cloudevents_endpoints_get_a_structured_cloudevent,
+    a_large_batch_is_delivered_at_most_32_at_a_time,
 );
