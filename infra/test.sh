@@ -38,7 +38,7 @@ api 48 48
 conformance_aws 0 46
 conformance_embedded 46 0
 custom_headers 1 1
-delivery 13 13
+delivery 14 14
 endpoint_outages 5 5
 fan_out 3 3
 faults 1 1
